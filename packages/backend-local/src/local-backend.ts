@@ -1,0 +1,110 @@
+/**
+ * Jobs as local process trees: each job is one `skein worker` supervisor (and its worker
+ * processes) started with execa. No batch system, no walltime; `scale(4)` on a laptop.
+ */
+import { execa } from "execa";
+import { asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
+import { OutputTail } from "./output-tail.js";
+import { localJobScript } from "./job-script.js";
+
+/** After SIGTERM, a job gets this long to leave before SIGKILL. */
+const KILL_AFTER_MS = 10_000;
+
+interface LocalJob {
+  readonly process: { readonly pid?: number | undefined; kill(signal: NodeJS.Signals): boolean };
+  readonly output: OutputTail;
+  exit: { code: number | null; signal: string | undefined } | undefined;
+}
+
+export interface LocalBackendOptions {
+  /** Show the workers' stderr (warnings, crash reports) on this process's stderr. @default true */
+  forwardStderr?: boolean;
+}
+
+/** Option names `createCluster` accepts for `backend: "local"`. */
+export const optionKeys = ["forwardStderr"] as const;
+
+/** The factory `createCluster({ backend: "local" })` calls. */
+export function createBackend(options: Record<string, unknown>, context?: BackendContext): ClusterBackend {
+  const forward = options.forwardStderr;
+  if (forward !== undefined && typeof forward !== "boolean") {
+    const source = context?.sourceOf("forwardStderr") ?? "options";
+    throw new TypeError(`[skein] [local] option "forwardStderr" from ${source} must be true or false, got ${JSON.stringify(forward)}`);
+  }
+  return localBackend({ forwardStderr: forward ?? true });
+}
+
+export function localBackend(options: LocalBackendOptions = {}): ClusterBackend {
+  const jobs = new Map<JobId, LocalJob>();
+  let counter = 0;
+  return {
+    name: "local",
+    capabilities: { walltime: false, logs: true, remoteWorkers: false },
+    defaultPollIntervalSeconds: 1,
+
+    jobScript: (job: JobSpec) => localJobScript(job),
+
+    async submit(job: JobSpec): Promise<JobId> {
+      const child = execa("/bin/sh", ["-c", localJobScript(job)], {
+        // The secret goes by environment only; the script and the command line never contain it.
+        env: { ...job.env, SKEIN_SECRET: job.secret },
+        extendEnv: true,
+        stdin: "ignore",
+        buffer: false,
+        reject: false,
+        cleanup: true,
+        forceKillAfterDelay: KILL_AFTER_MS,
+        ...(job.logDirectory ? { cwd: job.logDirectory } : {}),
+      });
+      const id = asJobId(`local-${++counter}-${child.pid ?? "x"}`);
+      const record: LocalJob = { process: child, output: new OutputTail(), exit: undefined };
+      child.stdout?.on("data", (chunk: Buffer) => record.output.push(chunk));
+      child.stderr?.on("data", (chunk: Buffer) => {
+        record.output.push(chunk);
+        if (options.forwardStderr ?? true) process.stderr.write(chunk);
+      });
+      void child.then((result) => {
+        record.exit = { code: result.exitCode ?? null, signal: result.signal };
+      });
+      jobs.set(id, record);
+      return id;
+    },
+
+    async status(ids: readonly JobId[]): Promise<ReadonlyMap<JobId, JobState>> {
+      const states = new Map<JobId, JobState>();
+      for (const id of ids) {
+        const job = jobs.get(id);
+        if (!job) states.set(id, { state: "exited", exitCode: null, reason: "no longer known to the local backend" });
+        else if (job.exit) states.set(id, { state: "exited", exitCode: job.exit.code, ...(job.exit.signal ? { reason: `killed by ${job.exit.signal}` } : {}) });
+        else states.set(id, { state: "running", host: "localhost" });
+      }
+      return states;
+    },
+
+    async cancel(ids: readonly JobId[]): Promise<void> {
+      for (const id of ids) {
+        const job = jobs.get(id);
+        // Finished or unknown jobs are fine: cancel is idempotent.
+        if (job && !job.exit) job.process.kill("SIGTERM");
+      }
+    },
+
+    async logs(id: JobId) {
+      const job = jobs.get(id);
+      return { stdout: "", stderr: job ? job.output.text() : "" };
+    },
+
+    cancelSync(ids: readonly JobId[]): void {
+      for (const id of ids) {
+        const job = jobs.get(id);
+        if (job && !job.exit && job.process.pid) {
+          try {
+            process.kill(job.process.pid, "SIGTERM");
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,506 @@
+/**
+ * The user's handle on a cluster: submit work, get futures, gather results. Calls made in one
+ * event-loop turn travel as one message; results are fetched straight from the workers that hold them.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import {
+  SKEIN_ERROR_CODES,
+  SkeinError,
+  decodeError,
+  decodeValue,
+  encodeValue,
+  type FunctionSpec,
+  type Message,
+  type SchedulerToClient,
+  type TaskSpec,
+  type WorkerInfo,
+} from "@skein/serialization";
+import { PeerPool, connect, log, secretFromEnvironment, type Connection } from "@skein/transport";
+import { FutureCancelledError, SkeinTimeoutError, badOption, closedError } from "./errors.js";
+import { Future, hostOf, type FutureHost, type FutureStatus } from "./future.js";
+import { KeyStates, type KeyState } from "./key-states.js";
+import { futuresOf, replaceFutures } from "./structure.js";
+import { buildTask, specOf } from "./task-builder.js";
+import { validateTaskOptions, type TaskOptions } from "./task-options.js";
+import type { AnyFunction, FunctionRef, FuturableArgs, Gathered, MapIterables } from "./types.js";
+import { AsCompleted, waitFor, type AsCompletedOptions, type WaitOptions, type WaitResult } from "./wait.js";
+
+/** Anything with a scheduler address and its secret: a `Cluster`, or your own. */
+export interface ClusterLike {
+  readonly schedulerAddress: string;
+  readonly secret: string;
+}
+
+export interface ClientOptions {
+  /** The cluster secret. @default SKEIN_SECRET or the file in SKEIN_SECRET_FILE */
+  secret?: string;
+  /** Give up connecting after this many milliseconds. @default 10000 */
+  timeout?: number;
+  /** Name shown in the scheduler's logs and dashboard. @default "client-<pid>" */
+  name?: string;
+}
+
+export interface ScatterOptions {
+  /** Put the data on these workers (names, addresses or hosts). */
+  workers?: string | readonly string[];
+  /** Put a copy on every worker (or every listed worker). @default false */
+  broadcast?: boolean;
+  /** Key the data by a hash of its content, so scattering the same value twice shares it. @default true */
+  hash?: boolean;
+}
+
+export interface SchedulerIdentity {
+  schedulerId: string;
+  address: string;
+  workers: WorkerInfo[];
+  /** Number of tasks per state. */
+  tasks: Record<string, number>;
+}
+
+/** Task submission with a fixed set of per-call options (see `client.with`). */
+export interface TaskSubmitter {
+  submit<F extends AnyFunction>(fn: F | FunctionRef<F>, ...args: FuturableArgs<Parameters<F>>): Future<Awaited<ReturnType<F>>>;
+  map<F extends AnyFunction>(fn: F | FunctionRef<F>, ...iterables: MapIterables<Parameters<F>>): Future<Awaited<ReturnType<F>>>[];
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Fetching a result from holders the scheduler keeps naming, before giving up. */
+const MAX_FETCH_ATTEMPTS = 5;
+
+export class Client implements TaskSubmitter, AsyncDisposable {
+  readonly id: string;
+  readonly schedulerAddress: string;
+  readonly #connection: Connection;
+  readonly #host: FutureHost;
+  readonly #keys = new KeyStates();
+  readonly #peers: PeerPool;
+  readonly #sentFunctions = new Set<string>();
+  #graph: { functions: FunctionSpec[]; tasks: TaskSpec[]; wants: string[] } | undefined;
+  readonly #toRelease = new Set<string>();
+  #flushScheduled = false;
+  readonly #requests = new Map<number, { resolve: (m: SchedulerToClient) => void; reject: (e: Error) => void }>();
+  #nextRequestId = 1;
+  #workerNames: string[] = [];
+  readonly #workerListeners = new Set<() => void>();
+  #closed: Error | undefined;
+
+  private constructor(connection: Connection, address: string, id: string, secret: string, name: string) {
+    this.#connection = connection;
+    this.schedulerAddress = address;
+    this.id = id;
+    this.#peers = new PeerPool(secret, name, "client");
+    this.#host = this.#makeHost();
+    connection.onMessages((messages) => {
+      for (const message of messages) this.#handle(message as SchedulerToClient);
+    });
+    connection.onClose((code, reason) => {
+      if (this.#closed) return;
+      this.#shutDown(new SkeinError("client", SKEIN_ERROR_CODES.CLOSED, `lost the connection to the scheduler at ${address} (${reason || `code ${code}`})`));
+    });
+  }
+
+  /**
+   * Connect to a cluster (`Client.connect(cluster)`) or to a scheduler address
+   * (`Client.connect("ws://host:8786")`, with the secret from options, SKEIN_SECRET or SKEIN_SECRET_FILE).
+   */
+  static async connect(target: ClusterLike | string, options: ClientOptions = {}): Promise<Client> {
+    const address = typeof target === "string" ? target : target?.schedulerAddress;
+    if (typeof address !== "string") {
+      throw badOption("client", `Client.connect needs a cluster or a scheduler address like "ws://127.0.0.1:8786", got ${target === null ? "null" : typeof target}`);
+    }
+    const secret = options.secret ?? (typeof target === "string" ? secretFromEnvironment() : target.secret);
+    if (!secret) {
+      throw badOption("client", `no secret for ${address}: pass { secret }, or set SKEIN_SECRET or SKEIN_SECRET_FILE (the file the cluster wrote)`);
+    }
+    const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!Number.isFinite(timeout) || timeout <= 0) throw badOption("client", `timeout must be a positive number of milliseconds, got ${String(options.timeout)}`);
+    const name = options.name ?? `client-${process.pid}`;
+    const { connection, welcome } = await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true });
+    const client = new Client(connection, address, welcome.id, secret, name);
+    const identity = await client.identity();
+    client.#workerNames = identity.workers.map((w) => w.name);
+    return client;
+  }
+
+  // --- submitting work ---
+
+  /** Run `fn(...args)` on the cluster. Arguments may be futures, or contain futures at any depth. */
+  submit<F extends AnyFunction>(fn: F | FunctionRef<F>, ...args: FuturableArgs<Parameters<F>>): Future<Awaited<ReturnType<F>>> {
+    return this.#submit(fn, args, {});
+  }
+
+  /** `fn` over zipped inputs: `map(f, xs, ys)` runs `f(xs[i], ys[i])` for each i. Inputs may be futures. */
+  map<F extends AnyFunction>(fn: F | FunctionRef<F>, ...iterables: MapIterables<Parameters<F>>): Future<Awaited<ReturnType<F>>>[] {
+    return this.#map(fn, iterables, {});
+  }
+
+  /**
+   * Submit with per-call options, kept apart from the function's own arguments:
+   * `client.with({ retries: 2, priority: 10 }).submit(fn, x)`.
+   */
+  with(options: TaskOptions): TaskSubmitter {
+    const checked = validateTaskOptions(options);
+    return {
+      submit: (fn, ...args) => this.#submit(fn, args, checked),
+      map: (fn, ...iterables) => this.#map(fn, iterables, checked),
+    };
+  }
+
+  #submit(fn: unknown, args: readonly unknown[], options: TaskOptions): Future<never> {
+    this.#checkOpen();
+    if (Array.isArray(options.key)) throw badOption("client", "option key for submit must be a string; arrays of keys are for map");
+    const spec = specOf(fn);
+    const task = buildTask(this.#host, spec, args, options, options.key as string | undefined);
+    this.#queue(spec, task);
+    return new Future(this.#host, task.key);
+  }
+
+  #map(fn: unknown, iterables: readonly Iterable<unknown>[], options: TaskOptions): Future<never>[] {
+    this.#checkOpen();
+    if (iterables.length === 0) throw badOption("client", "map needs at least one iterable of inputs: client.map(fn, inputs)");
+    const columns = iterables.map((it, i) => {
+      if (it === null || typeof (it as Iterable<unknown>)?.[Symbol.iterator] !== "function" || typeof it === "string") {
+        throw badOption("client", `map input ${i + 1} must be an array or other iterable, got ${it === null ? "null" : typeof it}`);
+      }
+      return [...it];
+    });
+    const length = (columns[0] as unknown[]).length;
+    if (columns.some((c) => c.length !== length)) {
+      throw badOption("client", `map inputs have different lengths (${columns.map((c) => c.length).join(", ")}); they are zipped and must match`);
+    }
+    const keys = options.key;
+    if (Array.isArray(keys) && keys.length !== length) throw badOption("client", `map got ${keys.length} keys for ${length} inputs`);
+    const spec = specOf(fn);
+    const futures: Future<never>[] = [];
+    for (let i = 0; i < length; i++) {
+      const args = columns.map((c) => c[i]);
+      const key = Array.isArray(keys) ? (keys[i] as string) : typeof keys === "string" ? `${keys}-${i}` : undefined;
+      const task = buildTask(this.#host, spec, args, options, key);
+      this.#queue(spec, task);
+      futures.push(new Future(this.#host, task.key));
+    }
+    return futures;
+  }
+
+  #queue(spec: FunctionSpec, task: TaskSpec): void {
+    const graph = (this.#graph ??= { functions: [], tasks: [], wants: [] });
+    if (!this.#sentFunctions.has(spec.hash)) {
+      this.#sentFunctions.add(spec.hash);
+      graph.functions.push(spec);
+    }
+    graph.tasks.push(task);
+    graph.wants.push(task.key);
+    this.#scheduleFlush();
+  }
+
+  // --- getting results ---
+
+  /**
+   * Results for futures anywhere inside `value` (a future, an array, a plain object or a Map, nested),
+   * in the same structure. Rejects with the first task error.
+   */
+  async gather<T>(value: T): Promise<Gathered<T>> {
+    this.#checkOpen();
+    const futures = futuresOf(value);
+    for (const future of futures) this.#checkOwn(future);
+    const results = new Map<string, unknown>();
+    await Promise.all(
+      [...new Set(futures.map((f) => f.key))].map(async (key) => {
+        results.set(key, await this.#result(key, undefined));
+      }),
+    );
+    return replaceFutures(value, (future) => results.get(future.key)) as Gathered<T>;
+  }
+
+  /**
+   * Put data on the workers and get futures for it. An array scatters element by element (an array
+   * of futures comes back); any other value becomes one future.
+   */
+  async scatter<T>(data: readonly T[], options?: ScatterOptions): Promise<Future<T>[]>;
+  async scatter<T>(data: T, options?: ScatterOptions): Promise<Future<T>>;
+  async scatter(data: unknown, options: ScatterOptions = {}): Promise<Future | Future[]> {
+    this.#checkOpen();
+    const many = Array.isArray(data);
+    const values = many ? (data as unknown[]) : [data];
+    const hash = options.hash ?? true;
+    const items = values.map((value) => {
+      const { bytes, refs } = encodeValue(value);
+      if (refs.length > 0) throw badOption("client", "scattered data cannot contain futures; gather them first or pass them to submit");
+      const key = `scatter-${hash ? createHash("sha256").update(bytes).digest("hex").slice(0, 32) : randomUUID().replaceAll("-", "")}`;
+      return { key, data: bytes };
+    });
+    const workers = options.workers === undefined ? undefined : typeof options.workers === "string" ? [options.workers] : [...options.workers];
+    this.#flush();
+    const reply = await this.#request((requestId) => ({
+      op: "scatter",
+      requestId,
+      items,
+      ...(workers ? { workers } : {}),
+      broadcast: options.broadcast ?? false,
+      stimulusId: `scatter-${requestId}`,
+    }));
+    if (reply.op !== "scatter-reply") throw new SkeinError("client", SKEIN_ERROR_CODES.PROTOCOL, `expected scatter-reply, got ${reply.op}`);
+    if (reply.error) throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scatter failed: ${reply.error}`);
+    const futures = items.map((item) => {
+      const future = new Future(this.#host, item.key);
+      const stored = reply.stored.find((s) => s.key === item.key);
+      const state = this.#keys.get(item.key) as KeyState;
+      if (stored && state.status === "pending") this.#keys.update(state, { status: "finished", whoHas: stored.whoHas, nbytes: stored.nbytes, typeName: "scattered" });
+      return future;
+    });
+    return many ? futures : (futures[0] as Future);
+  }
+
+  /** Cancel futures (for this client; `force` cancels them for every client). */
+  async cancel(futures: Future | Iterable<Future>, options: { force?: boolean } = {}): Promise<void> {
+    const list = futures instanceof Future ? [futures] : [...futures];
+    for (const future of list) this.#checkOwn(future);
+    await this.#cancel(
+      list.map((f) => f.key),
+      options.force ?? false,
+    );
+  }
+
+  /** Wait for futures: all (default), the first to complete, or the first error. */
+  wait(futures: Future | Iterable<Future>, options: WaitOptions = {}): Promise<WaitResult> {
+    return waitFor(futures, options);
+  }
+
+  /** Iterate futures as they complete; more can be added while iterating. */
+  asCompleted(futures: Iterable<Future> = [], options: AsCompletedOptions = {}): AsCompleted {
+    return new AsCompleted(futures, options);
+  }
+
+  /** Resolves once at least `n` workers are connected; rejects after `timeout` ms. */
+  async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+    this.#checkOpen();
+    if (!Number.isInteger(n) || n < 0) throw badOption("client", `waitForWorkers needs a whole number of workers, got ${n}`);
+    if (this.#workerNames.length >= n) return;
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.#closed) return done(this.#closed);
+        if (this.#workerNames.length >= n) done();
+      };
+      const done = (error?: Error) => {
+        this.#workerListeners.delete(check);
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer =
+        options.timeout === undefined
+          ? undefined
+          : setTimeout(() => done(new SkeinTimeoutError("client", `only ${this.#workerNames.length} of ${n} workers connected within ${options.timeout} ms`)), options.timeout);
+      this.#workerListeners.add(check);
+    });
+  }
+
+  /** Names of the connected workers, as last reported by the scheduler. */
+  get workers(): readonly string[] {
+    return this.#workerNames;
+  }
+
+  /** The scheduler's view: workers and task counts. */
+  async identity(): Promise<SchedulerIdentity> {
+    const reply = await this.#request((requestId) => ({ op: "identity", requestId }));
+    if (reply.op !== "identity-reply") throw new SkeinError("client", SKEIN_ERROR_CODES.PROTOCOL, `expected identity-reply, got ${reply.op}`);
+    return { schedulerId: reply.schedulerId, address: reply.address, workers: reply.workers, tasks: reply.tasks };
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** Disconnect. Results of futures this client held are released on the cluster. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#flush();
+    this.#shutDown(closedError("client", "the client was closed"));
+    this.#connection.close(1000, "client closed");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // --- internal ---
+
+  #makeHost(): FutureHost {
+    return {
+      id: this.id,
+      statusOf: (key) => this.#keys.get(key)?.status ?? ("pending" as FutureStatus),
+      resultOf: (key, timeout) => this.#result(key, timeout),
+      exceptionOf: (key, timeout) => this.#exception(key, timeout),
+      retain: (key) => {
+        this.#keys.ensure(key).refs += 1;
+        this.#toRelease.delete(key);
+      },
+      release: (key) => {
+        const state = this.#keys.get(key);
+        if (!state || state.refs === 0) return;
+        state.refs -= 1;
+        if (state.refs === 0 && !this.#closed) {
+          this.#toRelease.add(key);
+          this.#scheduleFlush();
+        }
+      },
+      cancel: (keys, force) => this.#cancel(keys, force),
+      settled: (key, signal) => this.#keys.settled(this.#keys.ensure(key), signal),
+    };
+  }
+
+  async #result(key: string, timeoutMs: number | undefined): Promise<unknown> {
+    const state = this.#keys.get(key);
+    if (!state) throw closedError("client", `future ${key} is no longer held by this client`);
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    let attempts = 0;
+    for (;;) {
+      if (this.#closed && state.status === "pending") throw this.#closed;
+      try {
+        await this.#keys.settled(state, signal);
+      } catch {
+        throw new SkeinTimeoutError("client", `future ${key} did not finish within ${timeoutMs} ms`);
+      }
+      if (state.status !== "finished") throw state.error as Error;
+      const version = state.version;
+      const holder = state.whoHas[Math.floor(Math.random() * state.whoHas.length)];
+      try {
+        if (!holder) throw new Error("no worker holds it");
+        const { data } = await this.#peers.fetch(holder, [key]);
+        const bytes = data[key];
+        if (bytes) return decodeValue(bytes);
+        throw new Error(`worker ${holder} no longer has it`);
+      } catch (error) {
+        if (this.#closed) throw this.#closed;
+        if (++attempts >= MAX_FETCH_ATTEMPTS) {
+          throw new SkeinError("client", SKEIN_ERROR_CODES.CONNECT_FAILED, `could not fetch the result of ${key} from ${holder ?? "any worker"}: ${(error as Error).message}`, { cause: error });
+        }
+        log.debug(`client: fetching ${key} from ${holder} failed (${(error as Error).message}); asking the scheduler`);
+        if (state.version === version) await this.#refreshWhoHas(state);
+      }
+    }
+  }
+
+  async #exception(key: string, timeoutMs: number | undefined): Promise<Error | undefined> {
+    const state = this.#keys.get(key);
+    if (!state) throw closedError("client", `future ${key} is no longer held by this client`);
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    try {
+      await this.#keys.settled(state, signal);
+    } catch {
+      throw new SkeinTimeoutError("client", `future ${key} did not finish within ${timeoutMs} ms`);
+    }
+    return state.status === "finished" ? undefined : state.error;
+  }
+
+  /** A fetch failed: ask where the key lives now; if nowhere, wait for it to be recomputed. */
+  async #refreshWhoHas(state: KeyState): Promise<void> {
+    const version = state.version;
+    const reply = await this.#request((requestId) => ({ op: "who-has", requestId, keys: [state.key] }));
+    if (reply.op !== "who-has-reply" || state.version !== version) return;
+    const whoHas = reply.whoHas[state.key] ?? [];
+    this.#keys.update(state, whoHas.length > 0 ? { whoHas } : { status: "pending", whoHas: [] });
+  }
+
+  async #cancel(keys: readonly string[], force: boolean): Promise<void> {
+    this.#checkOpen();
+    this.#flush();
+    this.#connection.send({ op: "cancel-keys", keys: [...keys], force, stimulusId: `cancel-${randomUUID().slice(0, 8)}` });
+    await Promise.all(keys.map((key) => this.#keys.settled(this.#keys.ensure(key))));
+  }
+
+  #handle(message: SchedulerToClient): void {
+    switch (message.op) {
+      case "key-in-memory": {
+        const state = this.#keys.get(message.key);
+        if (state) this.#keys.update(state, { status: "finished", whoHas: message.whoHas, nbytes: message.nbytes, typeName: message.typeName, error: undefined });
+        return;
+      }
+      case "key-erred": {
+        const state = this.#keys.get(message.key);
+        if (state) this.#keys.update(state, { status: "error", error: decodeError(message.error, "client", message.blame) });
+        return;
+      }
+      case "key-cancelled": {
+        const state = this.#keys.get(message.key);
+        if (state) this.#keys.update(state, { status: "cancelled", error: new FutureCancelledError(message.key, message.reason) });
+        return;
+      }
+      case "workers-changed":
+        this.#workerNames = message.names;
+        for (const listener of [...this.#workerListeners]) listener();
+        return;
+      case "who-has-reply":
+      case "scatter-reply":
+      case "identity-reply": {
+        const pending = this.#requests.get(message.requestId);
+        this.#requests.delete(message.requestId);
+        pending?.resolve(message);
+        return;
+      }
+      case "error":
+        log.warn(`client: scheduler reported ${message.code}: ${message.message}`);
+        return;
+      case "welcome":
+        return;
+      default:
+        log.warn(`client: unexpected message ${(message as { op: string }).op}`);
+    }
+  }
+
+  #request(build: (requestId: number) => Message): Promise<SchedulerToClient> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    const requestId = this.#nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.#requests.set(requestId, { resolve, reject });
+      this.#connection.send(build(requestId));
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Send queued tasks first, then releases of keys still unreferenced: that order keeps keys alive that were re-wanted. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    const graph = this.#graph;
+    this.#graph = undefined;
+    if (graph) this.#connection.send({ op: "update-graph", functions: graph.functions, tasks: graph.tasks, wants: graph.wants, stimulusId: `graph-${randomUUID().slice(0, 8)}` });
+    if (this.#toRelease.size > 0) {
+      const keys = [...this.#toRelease].filter((key) => this.#keys.get(key)?.refs === 0);
+      this.#toRelease.clear();
+      for (const key of keys) this.#keys.delete(key);
+      if (keys.length > 0) this.#connection.send({ op: "release-keys", keys, stimulusId: `release-${randomUUID().slice(0, 8)}` });
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SkeinError("client", SKEIN_ERROR_CODES.CLOSED, `this client is closed (${stripPrefix(this.#closed.message)}); connect a new one with Client.connect`);
+  }
+
+  #checkOwn(future: Future): void {
+    if (!(future instanceof Future)) throw badOption("client", `expected a Future, got ${typeof future}`);
+    if (hostOf(future) !== this.#host) {
+      throw new SkeinError("client", SKEIN_ERROR_CODES.FOREIGN_FUTURE, `future ${future.key} belongs to another client`);
+    }
+  }
+
+  #shutDown(reason: Error): void {
+    this.#closed = reason;
+    this.#peers.close();
+    for (const pending of this.#requests.values()) pending.reject(reason);
+    this.#requests.clear();
+    for (const state of this.#keys.values()) {
+      if (state.status === "pending") this.#keys.update(state, { status: "error", error: reason });
+    }
+    for (const listener of [...this.#workerListeners]) listener();
+  }
+}
+
+function stripPrefix(message: string): string {
+  return message.replace(/^\[skein\] \[[^\]]*\] /, "");
+}

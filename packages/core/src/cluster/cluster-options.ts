@@ -1,0 +1,163 @@
+/**
+ * Options every cluster understands, whatever its backend (the dask-jobqueue vocabulary in
+ * camelCase). Backend-specific options (queue, account, resourceSpec, hosts, …) are validated by
+ * the backend's own factory.
+ */
+import * as v from "valibot";
+import { parseBytes, parseWalltime } from "@skein/serialization";
+import { badOption } from "../errors.js";
+import { positiveInteger, validateOptions } from "../options.js";
+
+export interface ClusterOptions {
+  /** "local", "pbs", "slurm", "ssh", or a module path / package name of your own backend. @default "local" */
+  backend?: string;
+  /** Batch job name (what `qstat` shows) and the prefix of worker names. @default "skein" */
+  name?: string;
+  /** Cores per job. Threads per worker = cores / processes. @default 1 */
+  cores?: number;
+  /** Worker processes per job. `scale(n)` submits ceil(n / processes) jobs. @default 1 */
+  processes?: number;
+  /** Memory per job: bytes, or "32GB" (10^9) / "32GiB" (2^30). Each worker's limit is memory / processes. */
+  memory?: string | number;
+  /** Wall-clock limit per job, "HH:MM:SS" or seconds (batch backends). */
+  walltime?: string | number;
+  /** Network interface the workers listen on, e.g. "ib0". */
+  interface?: string;
+  /** Network interface the scheduler listens on, when it differs from the workers'. @default interface */
+  schedulerInterface?: string;
+  /** Address the scheduler listens on (overrides schedulerInterface). @default "127.0.0.1" for local, else the interface's address */
+  schedulerHost?: string;
+  /** Scheduler port; 0 picks a free one. @default 0 */
+  schedulerPort?: number;
+  /** Seconds a worker waits for an unreachable scheduler before it exits. @default 60 */
+  deathTimeout?: number;
+  /** Directory for workers' scratch files (spilling). */
+  localDirectory?: string;
+  /** Directory for job output files. */
+  logDirectory?: string;
+  /** Extra arguments for `skein worker`, e.g. ["--resources", "GPU=1"]. @default [] */
+  workerExtraArgs?: string[];
+  /** Extra environment variables for the jobs. @default {} */
+  env?: Record<string, string>;
+  /** Shell lines run in each job before the worker starts, e.g. ["module load node"]. @default [] */
+  jobScriptPrologue?: string | string[];
+  /** How a job starts a worker: [node, path/to/@skein/worker/dist/bin.js]. @default this node and the installed @skein/worker */
+  workerCommand?: string[];
+  /** Seconds between batch status checks (one command for all jobs). @default backend's choice */
+  pollInterval?: number;
+}
+
+export const COMMON_OPTION_KEYS = [
+  "backend",
+  "name",
+  "cores",
+  "processes",
+  "memory",
+  "walltime",
+  "interface",
+  "schedulerInterface",
+  "schedulerHost",
+  "schedulerPort",
+  "deathTimeout",
+  "localDirectory",
+  "logDirectory",
+  "workerExtraArgs",
+  "env",
+  "jobScriptPrologue",
+  "workerCommand",
+  "pollInterval",
+] as const satisfies readonly (keyof ClusterOptions)[];
+
+const positiveSeconds = v.pipe(v.number("must be a number of seconds"), v.gtValue(0, "must be more than 0"));
+
+const CommonSchema = v.object({
+  backend: v.optional(v.pipe(v.string("must be a backend name or module"), v.minLength(1, "must not be empty"))),
+  name: v.optional(v.pipe(v.string("must be a string"), v.regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-" (batch systems reject others)'))),
+  cores: v.optional(positiveInteger),
+  processes: v.optional(positiveInteger),
+  memory: v.optional(v.union([v.string(), v.number()], 'must be bytes or a size like "32GB"')),
+  walltime: v.optional(v.union([v.string(), v.number()], 'must be "HH:MM:SS" or seconds')),
+  interface: v.optional(v.string("must be an interface name like \"ib0\"")),
+  schedulerInterface: v.optional(v.string("must be an interface name")),
+  schedulerHost: v.optional(v.string("must be a host address")),
+  schedulerPort: v.optional(v.pipe(v.number("must be a port number"), v.integer(), v.minValue(0), v.maxValue(65535, "must be at most 65535"))),
+  deathTimeout: v.optional(positiveSeconds),
+  localDirectory: v.optional(v.string("must be a directory path")),
+  logDirectory: v.optional(v.string("must be a directory path")),
+  workerExtraArgs: v.optional(v.array(v.string(), "must be an array of strings")),
+  env: v.optional(v.record(v.string(), v.string(), "must be an object of strings")),
+  jobScriptPrologue: v.optional(v.union([v.string(), v.array(v.string())], "must be a string or an array of shell lines")),
+  workerCommand: v.optional(v.pipe(v.array(v.string(), "must be an array of strings"), v.minLength(1, "must not be empty"))),
+  pollInterval: v.optional(positiveSeconds),
+});
+
+/** Options after validation and unit conversion. */
+export interface ClusterSettings {
+  readonly backend: string;
+  readonly name: string;
+  readonly cores: number;
+  readonly processes: number;
+  readonly threadsPerWorker: number;
+  readonly memoryBytes: number | undefined;
+  readonly memoryPerWorkerBytes: number | undefined;
+  readonly walltimeSeconds: number | undefined;
+  readonly interface: string | undefined;
+  readonly schedulerInterface: string | undefined;
+  readonly schedulerHost: string | undefined;
+  readonly schedulerPort: number;
+  readonly deathTimeoutSeconds: number;
+  readonly localDirectory: string | undefined;
+  readonly logDirectory: string | undefined;
+  readonly workerExtraArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly prologue: readonly string[];
+  readonly workerCommand: readonly string[] | undefined;
+  readonly pollIntervalSeconds: number | undefined;
+}
+
+/**
+ * Check the common options (unknown keys are the caller's business: they may belong to the backend)
+ * and convert units. `source` names where the options came from, for error messages.
+ */
+export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: string) => string = () => "createCluster options"): ClusterSettings {
+  const o = validateOptions(CommonSchema, pickCommon(options), { component: "cluster", source: sourceOf });
+  const cores = o.cores ?? 1;
+  const processes = o.processes ?? 1;
+  if (processes > cores) {
+    throw badOption("cluster", `processes (${processes}, from ${sourceOf("processes")}) cannot exceed cores (${cores}): each worker process needs at least one core`);
+  }
+  const memoryBytes = o.memory === undefined ? undefined : parseBytes(o.memory, `option "memory" from ${sourceOf("memory")}`);
+  return {
+    backend: o.backend ?? "local",
+    name: o.name ?? "skein",
+    cores,
+    processes,
+    threadsPerWorker: Math.max(1, Math.floor(cores / processes)),
+    memoryBytes,
+    memoryPerWorkerBytes: memoryBytes === undefined ? undefined : Math.floor(memoryBytes / processes),
+    walltimeSeconds: o.walltime === undefined ? undefined : parseWalltime(o.walltime, `option "walltime" from ${sourceOf("walltime")}`),
+    interface: o.interface,
+    schedulerInterface: o.schedulerInterface,
+    schedulerHost: o.schedulerHost,
+    schedulerPort: o.schedulerPort ?? 0,
+    deathTimeoutSeconds: o.deathTimeout ?? 60,
+    localDirectory: o.localDirectory,
+    logDirectory: o.logDirectory,
+    workerExtraArgs: o.workerExtraArgs ?? [],
+    env: o.env ?? {},
+    prologue: o.jobScriptPrologue === undefined ? [] : typeof o.jobScriptPrologue === "string" ? [o.jobScriptPrologue] : o.jobScriptPrologue,
+    workerCommand: o.workerCommand,
+    pollIntervalSeconds: o.pollInterval,
+  };
+}
+
+/** The options that are not common ones: they go to the backend. */
+export function backendOptionsOf(options: Record<string, unknown>): Record<string, unknown> {
+  const common = new Set<string>(COMMON_OPTION_KEYS);
+  return Object.fromEntries(Object.entries(options).filter(([k]) => !common.has(k)));
+}
+
+function pickCommon(options: ClusterOptions): Record<string, unknown> {
+  const common = new Set<string>(COMMON_OPTION_KEYS);
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([k, value]) => common.has(k) && value !== undefined));
+}

@@ -1,0 +1,41 @@
+export { Client } from "./client.js";
+export type { ClientOptions, ClusterLike, ScatterOptions, SchedulerIdentity, TaskSubmitter } from "./client.js";
+export { Future, isFuture } from "./future.js";
+export type { FutureStatus } from "./future.js";
+export type { TaskOptions } from "./task-options.js";
+export { fnRef } from "./types.js";
+export type { AnyFunction, FunctionRef, Futurable, FuturableArgs, Gathered, MapIterables } from "./types.js";
+export { AsCompleted, asCompleted, wait } from "./wait.js";
+export type { AsCompletedOptions, ReturnWhen, WaitOptions, WaitResult } from "./wait.js";
+export { futuresOf } from "./structure.js";
+export { FutureCancelledError, SkeinTimeoutError } from "./errors.js";
+export { createCluster } from "./create-cluster.js";
+export type { CreateClusterOptions } from "./create-cluster.js";
+export { Cluster } from "./cluster/cluster.js";
+export type { ClusterJob, ClusterWorker, ScaleRequest } from "./cluster/cluster.js";
+export { COMMON_OPTION_KEYS, resolveClusterSettings } from "./cluster/cluster-options.js";
+export type { ClusterOptions, ClusterSettings } from "./cluster/cluster-options.js";
+export { buildJobSpec } from "./cluster/job-spec.js";
+export { defaultWorkerCommand } from "./cluster/worker-command.js";
+export { BUILTIN_BACKENDS, loadBackendModule } from "./config/backend-loader.js";
+export type { BackendContext, BackendModule } from "./config/backend-loader.js";
+export { loadConfig, optionsFromEnvironment } from "./config/load-config.js";
+export type { LoadConfigOptions, LoadedConfig } from "./config/load-config.js";
+export type { BackendCapabilities, BackendFactory, ClusterBackend, JobId, JobSpec, JobState } from "./cluster/backend.js";
+export { asJobId } from "./cluster/backend.js";
+export {
+  RemoteTaskError,
+  SKEIN_ERROR_CODES,
+  SkeinError,
+  formatBytes,
+  formatWalltime,
+  isSkeinError,
+  parseBytes,
+  parseWalltime,
+} from "@skein/serialization";
+export type { EncodedError, FunctionReference, SkeinErrorCode } from "@skein/serialization";
+
+/** Type helper for skein.config.ts: `export default defineConfig({ backend: "pbs", … })`. */
+export function defineConfig<T extends import("./create-cluster.js").CreateClusterOptions>(config: T): T {
+  return config;
+}

@@ -1,0 +1,105 @@
+/**
+ * Where a task runs. Locality first (a dependent runs where its inputs are, unless moving it is
+ * clearly cheaper than waiting), then estimated occupancy, within the task's restrictions.
+ */
+import type { SchedulerState, TaskState, WorkerState } from "./state/task-state.js";
+
+/** Assumed cost of fetching one missing input from a peer, in seconds (one round trip on a LAN). */
+const FETCH_LATENCY_SECONDS = 0.002;
+/** Assumed worker-to-worker bandwidth, bytes per second. */
+const BANDWIDTH_BYTES_PER_SECOND = 100e6;
+
+/** Workers the task may run on now. */
+export function validWorkers(state: SchedulerState, ts: TaskState): WorkerState[] {
+  const running = [...state.workers.values()].filter((ws) => ws.status === "running");
+  const wanted = ts.restrictions?.workers;
+  if (!wanted || wanted.size === 0) return running;
+  const allowed = running.filter((ws) => wanted.has(ws.name) || wanted.has(ws.address) || wanted.has(ws.host));
+  return allowed.length > 0 || !ts.restrictions?.allowOtherWorkers ? allowed : running;
+}
+
+/** A worker has enough work queued that more root tasks should wait on the scheduler. */
+export function isSaturated(state: SchedulerState, ws: WorkerState): boolean {
+  const { saturationSeconds, saturationTasksPerThread } = state.config;
+  return ws.processing.size >= ws.nthreads * saturationTasksPerThread && ws.occupancy >= ws.nthreads * saturationSeconds;
+}
+
+/** Estimated seconds one call of this task takes. */
+export function estimateDuration(state: SchedulerState, ts: TaskState): number {
+  return state.durations.get(ts.prefix) ?? state.config.unknownDuration;
+}
+
+/** Fold a measured duration into the estimate for its prefix. */
+export function recordDuration(state: SchedulerState, prefix: string, seconds: number): void {
+  const previous = state.durations.get(prefix);
+  state.durations.set(prefix, previous === undefined ? seconds : 0.5 * previous + 0.5 * seconds);
+}
+
+/**
+ * Pick a worker, or undefined when none may run the task. Root tasks (no dependencies) skip
+ * saturated workers and return undefined when all are saturated, so the caller queues them.
+ */
+export function decideWorker(state: SchedulerState, ts: TaskState, candidates = validWorkers(state, ts)): WorkerState | undefined {
+  if (candidates.length === 0) return undefined;
+  if (ts.dependencies.size === 0) {
+    let best: WorkerState | undefined;
+    for (const ws of candidates) {
+      if (isSaturated(state, ws)) continue;
+      if (!best || loadOf(ws) < loadOf(best)) best = ws;
+    }
+    return best;
+  }
+  let best: WorkerState | undefined;
+  let bestCost = Number.POSITIVE_INFINITY;
+  for (const ws of candidates) {
+    const cost = loadOf(ws) + transferCost(ts, ws);
+    if (cost < bestCost || (cost === bestCost && best && ws.processing.size < best.processing.size)) {
+      best = ws;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
+/** Estimated seconds until a new task would start on `ws`. */
+function loadOf(ws: WorkerState): number {
+  return ws.occupancy / ws.nthreads;
+}
+
+/** Estimated seconds to bring the task's missing inputs to `ws`. */
+function transferCost(ts: TaskState, ws: WorkerState): number {
+  let seconds = 0;
+  for (const dep of ts.dependencies) {
+    if (!dep.whoHas.has(ws)) seconds += FETCH_LATENCY_SECONDS + dep.nbytes / BANDWIDTH_BYTES_PER_SECOND;
+  }
+  return seconds;
+}
+
+/**
+ * Root tasks to move from the queue onto `ws` now, highest priority first: as many as fit before it
+ * saturates, counting each task's estimated duration as it is added.
+ */
+export function takeFromQueue(state: SchedulerState, ws: WorkerState): TaskState[] {
+  if (ws.status !== "running") return [];
+  const taken: TaskState[] = [];
+  let count = ws.processing.size;
+  let occupancy = ws.occupancy;
+  const { saturationSeconds, saturationTasksPerThread } = state.config;
+  const restricted: TaskState[] = [];
+  while (state.queued.size > 0) {
+    if (count >= ws.nthreads * saturationTasksPerThread && occupancy >= ws.nthreads * saturationSeconds) break;
+    const ts = state.queued.pop() as TaskState;
+    if (!validWorkers(state, ts).includes(ws)) {
+      restricted.push(ts);
+      continue;
+    }
+    taken.push(ts);
+    count += 1;
+    occupancy += estimateDuration(state, ts);
+  }
+  // Everything goes back: a queued task stays in the queue until its transition to processing
+  // takes it out, so the queue and the task states never disagree in between.
+  for (const ts of restricted) state.queued.add(ts);
+  for (const ts of taken) state.queued.add(ts);
+  return taken;
+}

@@ -1,0 +1,273 @@
+/**
+ * The only file of the scheduler that touches sockets: decode → applyEvent → send effects.
+ * Everything it knows about tasks it learns from the state machine in ./state.
+ */
+import { randomUUID } from "node:crypto";
+import { SKEIN_ERROR_CODES, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
+import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener } from "@skein/transport";
+import { createSchedulerState } from "./state/create-state.js";
+import type { MessageEffect } from "./state/effects.js";
+import { applyEvent } from "./state/engine.js";
+import type { SchedulerEvent } from "./state/events.js";
+import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
+import { describeState } from "./identity.js";
+
+export interface SchedulerOptions extends Partial<SchedulerConfig> {
+  /** The cluster secret every client and worker must present. */
+  secret: string;
+  /** Interface address to listen on. @default "127.0.0.1" */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Host name or address to put in the advertised address when listening on 0.0.0.0. */
+  advertiseHost?: string;
+  /**
+   * Ping every worker and client this often; one that misses a whole interval is dropped (a hung or
+   * stopped process, a dead network). @default 5000
+   */
+  heartbeatMs?: number;
+  /** How long a worker may take to register after its hello. @default 10000 */
+  registerTimeoutMs?: number;
+}
+
+export interface ConnectedWorker {
+  readonly name: string;
+  readonly address: string;
+  readonly host: string;
+  readonly pid: number;
+}
+
+export interface Scheduler {
+  readonly id: string;
+  /** `ws://host:port` that workers and clients connect to. */
+  readonly address: string;
+  /** Read-only view for tests and the dashboard. */
+  readonly state: SchedulerState;
+  /** Number of connected workers. */
+  readonly workerCount: number;
+  /** Connected workers: name and data address. */
+  readonly workers: readonly ConnectedWorker[];
+  /** Called after a worker joins or leaves. Returns an unsubscribe function. */
+  onWorkersChanged(listener: (workers: readonly ConnectedWorker[]) => void): () => void;
+  /**
+   * Stop: ask every worker to exit (with `closeWorkers`), wait for them up to `timeoutMs`, then
+   * close every connection.
+   */
+  close(options?: { closeWorkers?: boolean; timeoutMs?: number }): Promise<void>;
+}
+
+/** Start a scheduler listening for clients and workers. */
+export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
+  const id = `scheduler-${randomUUID().slice(0, 8)}`;
+  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, advertiseHost, ...config } = options;
+  const state = createSchedulerState(config);
+  const workerConnections = new Map<string, Connection>();
+  const clientConnections = new Map<string, Connection>();
+  const workerGone = new Set<() => void>();
+  const workersListeners = new Set<(workers: readonly ConnectedWorker[]) => void>();
+  const connectedWorkers = (): ConnectedWorker[] => [...state.workers.values()].map((ws) => ({ name: ws.name, address: ws.address, host: ws.host, pid: ws.pid }));
+  const announceWorkers = () => {
+    const workers = connectedWorkers();
+    for (const listener of [...workersListeners]) listener(workers);
+  };
+  let stimulusCounter = 0;
+  let closing = false;
+  const stimulus = (what: string) => `${what}-${++stimulusCounter}`;
+
+  const deliver = (effects: MessageEffect[]) => {
+    for (const effect of effects) {
+      const connection = effect.kind === "send-to-worker" ? workerConnections.get(effect.worker.id) : clientConnections.get(effect.client.id);
+      connection?.send(effect.message);
+    }
+  };
+  const apply = (event: SchedulerEvent) => {
+    try {
+      deliver(applyEvent(state, event));
+    } catch (error) {
+      // A bug in a transition must be loud: it means the scheduler's state can no longer be trusted.
+      log.error(`scheduler: ${event.type} failed: ${(error as Error).stack ?? error}`);
+      throw error;
+    }
+  };
+
+  const onClient = ({ connection, hello, id: clientId }: AcceptedConnection) => {
+    clientConnections.set(clientId, connection);
+    apply({ type: "client-added", clientId, name: hello.name, stimulusId: stimulus("client-added") });
+    connection.onMessages((messages) => {
+      for (const message of messages) handleClientMessage(clientId, connection, message as ClientToScheduler);
+    });
+    connection.onClose(() => {
+      clientConnections.delete(clientId);
+      if (!closing) apply({ type: "client-removed", clientId, stimulusId: stimulus("client-removed") });
+    });
+  };
+
+  const handleClientMessage = (clientId: string, connection: Connection, message: ClientToScheduler) => {
+    switch (message.op) {
+      case "update-graph":
+        return apply({ type: "graph-updated", clientId, functions: message.functions, tasks: message.tasks, wants: message.wants, stimulusId: message.stimulusId });
+      case "release-keys":
+        return apply({ type: "keys-released", clientId, keys: message.keys, stimulusId: message.stimulusId });
+      case "cancel-keys":
+        return apply({ type: "keys-cancelled", clientId, keys: message.keys, force: message.force, stimulusId: message.stimulusId });
+      case "scatter":
+        return apply({
+          type: "scatter-requested",
+          clientId,
+          requestId: message.requestId,
+          items: message.items,
+          workers: message.workers,
+          broadcast: message.broadcast,
+          stimulusId: message.stimulusId,
+        });
+      case "who-has": {
+        const whoHas: Record<string, string[]> = {};
+        for (const key of message.keys) whoHas[key] = [...(state.tasks.get(key)?.whoHas ?? [])].map((ws) => ws.address);
+        return connection.send({ op: "who-has-reply", requestId: message.requestId, whoHas });
+      }
+      case "identity":
+        return connection.send({ op: "identity-reply", requestId: message.requestId, ...describeState(state, id, listener.address) });
+      case "error":
+        return log.warn(`scheduler: client ${clientId} reported: ${message.code}: ${message.message}`);
+      default:
+        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a client may not send "${(message as { op: string }).op}"`);
+    }
+  };
+
+  const onWorker = ({ connection, hello, id: workerId }: AcceptedConnection) => {
+    let registered = false;
+    const timer = setTimeout(() => {
+      if (!registered) connection.close(CLOSE_CODES.PROTOCOL, `no register-worker within ${registerTimeoutMs} ms`);
+    }, registerTimeoutMs);
+    timer.unref();
+    connection.onMessages((messages) => {
+      for (const message of messages) {
+        if (!registered) {
+          if (message.op !== "register-worker") {
+            connection.close(CLOSE_CODES.PROTOCOL, `a worker's first message must be register-worker, got ${message.op}`);
+            return;
+          }
+          if (closing) {
+            connection.send({ op: "close-worker", reason: "the scheduler is shutting down" });
+            return;
+          }
+          registered = true;
+          clearTimeout(timer);
+          workerConnections.set(workerId, connection);
+          apply({ type: "worker-added", workerId, ...registration(message, hello.name), stimulusId: stimulus("worker-added") });
+          announceWorkers();
+          continue;
+        }
+        handleWorkerMessage(workerId, connection, message as WorkerToScheduler);
+      }
+    });
+    connection.onClose((code, reason) => {
+      clearTimeout(timer);
+      if (!registered) return;
+      workerConnections.delete(workerId);
+      const graceful = code === CLOSE_CODES.SHUTDOWN || closing;
+      apply({
+        type: "worker-removed",
+        workerId,
+        reason: reason || (code === 1006 ? "connection lost" : `connection closed (code ${code})`),
+        graceful,
+        stimulusId: stimulus("worker-removed"),
+      });
+      for (const notify of workerGone) notify();
+      announceWorkers();
+    });
+  };
+
+  const handleWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler) => {
+    switch (message.op) {
+      case "task-finished":
+        return apply({ type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, stimulusId: message.stimulusId });
+      case "task-erred":
+        return apply({ type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId });
+      case "keys-added":
+        return apply({ type: "keys-added", workerId, keys: message.keys, stimulusId: message.stimulusId });
+      case "missing-data":
+        return apply({ type: "missing-data", workerId, key: message.key, dep: message.dep, from: message.from, stimulusId: message.stimulusId });
+      case "data-stored":
+        return apply({ type: "data-stored", workerId, requestId: message.requestId, key: message.key, nbytes: message.nbytes, stimulusId: message.stimulusId });
+      case "heartbeat": {
+        const ws = state.workers.get(workerId);
+        if (ws) {
+          ws.lastSeen = Date.now();
+          ws.metrics = { executing: message.executing, ready: message.ready, rss: message.rss };
+        }
+        return;
+      }
+      case "error":
+        return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
+      case "register-worker":
+        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
+      default:
+        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+    }
+  };
+
+  const listener: Listener = await listen({
+    host,
+    port,
+    secret,
+    roles: ["client", "worker"],
+    label: "scheduler",
+    heartbeatMs,
+    schedulerId: id,
+    onConnection: (accepted) => (accepted.hello.role === "worker" ? onWorker(accepted) : onClient(accepted)),
+  });
+  const address = advertiseHost ? listener.address.replace(/\/\/[^:]+:/, `//${advertiseHost}:`) : listener.address;
+  log.debug(`scheduler ${id} listening on ${address}`);
+
+  return {
+    id,
+    address,
+    state,
+    get workerCount() {
+      return state.workers.size;
+    },
+    get workers() {
+      return connectedWorkers();
+    },
+    onWorkersChanged(listener) {
+      workersListeners.add(listener);
+      return () => workersListeners.delete(listener);
+    },
+    async close({ closeWorkers = true, timeoutMs = 5000 } = {}) {
+      if (closing) return;
+      closing = true;
+      if (closeWorkers && workerConnections.size > 0) {
+        for (const connection of workerConnections.values()) connection.send({ op: "close-worker", reason: "the scheduler is shutting down" });
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            if (workerConnections.size > 0) return;
+            clearTimeout(timer);
+            workerGone.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            workerGone.delete(done);
+            resolve();
+          }, timeoutMs);
+          timer.unref();
+          workerGone.add(done);
+        });
+      }
+      for (const connection of clientConnections.values()) connection.close(CLOSE_CODES.SHUTDOWN, "the scheduler is shutting down");
+      await listener.close();
+    },
+  };
+}
+
+function registration(message: MessageOf<"register-worker">, helloName: string) {
+  return {
+    name: message.name || helloName,
+    address: message.address,
+    nthreads: message.nthreads,
+    memoryLimit: message.memoryLimit,
+    host: message.host,
+    pid: message.pid,
+    resources: message.resources,
+  };
+}

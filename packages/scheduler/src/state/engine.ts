@@ -1,0 +1,74 @@
+/**
+ * The only place tasks change state: apply an event, then drain the recommendations it produced,
+ * one transition at a time, recording each in the story. Returns the messages to send.
+ */
+import { recommend, type Effect, type MessageEffect, type Recommend } from "./effects.js";
+import type { SchedulerEvent } from "./events.js";
+import { handleEvent } from "./handlers/index.js";
+import { validateState, validateTask } from "./invariants.js";
+import type { SchedulerState, TaskState, TaskStatus } from "./task-state.js";
+import { handlerFor } from "./transition-table.js";
+import { isDecline, type TransitionContext } from "./transitions/common.js";
+
+export class InvalidTransitionError extends Error {
+  constructor(key: string, from: TaskStatus, to: TaskStatus, story: string) {
+    super(`invalid transition ${from} -> ${to} for task ${key}. Story: ${story}`);
+    this.name = "InvalidTransitionError";
+  }
+}
+
+/** Apply one event and every transition it leads to. */
+export function applyEvent(state: SchedulerState, event: SchedulerEvent): MessageEffect[] {
+  const messages = drain(state, handleEvent(state, event), event.stimulusId);
+  if (state.config.validate) validateState(state);
+  return messages;
+}
+
+/** Run recommendations until none are left. Later recommendations for a task replace earlier ones. */
+export function drain(state: SchedulerState, initial: Effect[], stimulusId: string): MessageEffect[] {
+  const messages: MessageEffect[] = [];
+  const pending = new Map<TaskState, Recommend>();
+  const absorb = (effects: Effect[]) => {
+    for (const effect of effects) {
+      if (effect.kind === "recommend") {
+        pending.delete(effect.task);
+        pending.set(effect.task, effect);
+      } else {
+        messages.push(effect);
+      }
+    }
+  };
+  absorb(initial);
+  while (pending.size > 0) {
+    const [ts, rec] = pending.entries().next().value as [TaskState, Recommend];
+    pending.delete(ts);
+    if (ts.status === "forgotten") continue;
+    absorb(transition(state, ts, rec.to, { stimulusId, worker: rec.worker }));
+  }
+  return messages;
+}
+
+/** Move one task; routes through "released" when there is no direct edge. */
+export function transition(state: SchedulerState, ts: TaskState, to: TaskStatus, ctx: TransitionContext): Effect[] {
+  const from = ts.status;
+  if (from === to) return [];
+  const handler = handlerFor(from, to);
+  if (handler) {
+    const result = handler(state, ts, ctx);
+    if (isDecline(result)) {
+      state.story.record({ key: ts.key, from, to: `${to} (declined: ${result.decline})`, stimulusId: ctx.stimulusId, at: Date.now() });
+      return result.decline === from ? [] : [recommend(ts, result.decline, ctx.worker)];
+    }
+    ts.status = to;
+    state.story.record({ key: ts.key, from, to, stimulusId: ctx.stimulusId, at: Date.now() });
+    if (state.config.validate) validateTask(state, ts);
+    return result;
+  }
+  if (from !== "released" && to !== "released" && handlerFor(from, "released") && handlerFor("released", to)) {
+    // The first half's own plan for this task ("wait again", "forget") is replaced by the target.
+    const first = transition(state, ts, "released", ctx).filter((e) => e.kind !== "recommend" || e.task !== ts);
+    if (ts.status !== "released") return first;
+    return [...first, ...transition(state, ts, to, ctx)];
+  }
+  throw new InvalidTransitionError(ts.key, from, to, state.story.describe(ts.key));
+}

@@ -1,0 +1,172 @@
+/** Events that come from clients: new graphs, released and cancelled keys, scatter. */
+import { SKEIN_ERROR_CODES } from "@skein/serialization";
+import { recommend, toClient, toWorker, type Effect } from "../effects.js";
+import type { EventOf } from "../events.js";
+import { newTask, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
+import { isNeeded } from "../transitions/common.js";
+
+export function clientAdded(state: SchedulerState, event: EventOf<"client-added">): Effect[] {
+  state.clients.set(event.clientId, { id: event.clientId, name: event.name, wants: new Set() });
+  return [];
+}
+
+/** A client left: it no longer wants anything. */
+export function clientRemoved(state: SchedulerState, event: EventOf<"client-removed">): Effect[] {
+  const client = state.clients.get(event.clientId);
+  if (!client) return [];
+  state.clients.delete(event.clientId);
+  return [...client.wants].flatMap((ts) => unwant(client, ts));
+}
+
+export function graphUpdated(state: SchedulerState, event: EventOf<"graph-updated">): Effect[] {
+  const client = state.clients.get(event.clientId);
+  if (!client) return [];
+  for (const spec of event.functions) state.functions.set(spec.hash, spec);
+  const effects: Effect[] = [];
+  const created: [TaskState, readonly string[]][] = [];
+  for (const spec of event.tasks) {
+    const existing = state.tasks.get(spec.key);
+    // A key names a computation: an existing task keeps its recipe, unless it has none (lost scatter).
+    if (existing && existing.run) continue;
+    const ts = existing ?? newTask(spec.key, [-spec.priority, state.sequence++]);
+    if (!existing) state.tasks.set(spec.key, ts);
+    ts.run = { fnHash: spec.fnHash, args: spec.args };
+    ts.retries = spec.retries;
+    if (spec.workers || spec.resources) {
+      ts.restrictions = {
+        ...(spec.workers ? { workers: new Set(spec.workers) } : {}),
+        allowOtherWorkers: spec.allowOtherWorkers ?? false,
+        ...(spec.resources ? { resources: spec.resources } : {}),
+      };
+    }
+    if (!state.functions.has(spec.fnHash)) {
+      ts.exception = protocolFailure(`task ${spec.key} uses function ${spec.fnHash}, which the client never sent`);
+      ts.exceptionBlame = ts;
+    }
+    created.push([ts, spec.deps]);
+  }
+  for (const [ts, deps] of created) {
+    for (const depKey of deps) {
+      const dep = state.tasks.get(depKey);
+      if (!dep || dep === ts) {
+        ts.exception ??= protocolFailure(
+          dep === ts
+            ? `task ${ts.key} depends on itself`
+            : `task ${ts.key} depends on ${depKey}, which the scheduler does not know: its future was released, or it belongs to another client that left`,
+        );
+        ts.exceptionBlame ??= ts;
+        continue;
+      }
+      ts.dependencies.add(dep);
+      dep.dependents.add(ts);
+    }
+  }
+  for (const key of event.wants) {
+    const ts = state.tasks.get(key);
+    if (!ts) {
+      effects.push(toClient(client, { op: "key-erred", key, blame: key, error: protocolFailure(`key ${key} is unknown to the scheduler; it was released before this client asked for it`) }));
+      continue;
+    }
+    ts.whoWants.add(client);
+    client.wants.add(ts);
+    effects.push(...announceCurrent(ts, client));
+  }
+  for (const [ts] of created) {
+    if (ts.exception && ts.status === "released") effects.push(recommend(ts, "erred"));
+  }
+  return effects;
+}
+
+export function keysReleased(state: SchedulerState, event: EventOf<"keys-released">): Effect[] {
+  const client = state.clients.get(event.clientId);
+  if (!client) return [];
+  const effects: Effect[] = [];
+  for (const key of event.keys) {
+    const ts = state.tasks.get(key);
+    if (ts && client.wants.has(ts)) effects.push(...unwant(client, ts));
+  }
+  return effects;
+}
+
+/** Cancel keys for this client (every client with `force`) and the pending tasks that need them. */
+export function keysCancelled(state: SchedulerState, event: EventOf<"keys-cancelled">): Effect[] {
+  const client = state.clients.get(event.clientId);
+  if (!client) return [];
+  const effects: Effect[] = [];
+  const seen = new Set<TaskState>();
+  const cancel = (ts: TaskState, reason: string) => {
+    if (seen.has(ts)) return;
+    seen.add(ts);
+    if (ts.status === "memory" || ts.status === "erred") {
+      // Done already: cancelling it only drops this client's interest.
+      if (ts.whoWants.has(client) && event.keys.includes(ts.key)) effects.push(...unwantCancelled(client, ts, reason));
+      return;
+    }
+    const clients = event.force ? [...ts.whoWants] : ts.whoWants.has(client) ? [client] : [];
+    for (const c of clients) effects.push(...unwantCancelled(c, ts, reason));
+    for (const dts of ts.dependents) cancel(dts, `its dependency ${ts.key} was cancelled`);
+  };
+  for (const key of event.keys) {
+    const ts = state.tasks.get(key);
+    if (ts) cancel(ts, event.force ? "cancelled (forced)" : "cancelled");
+  }
+  return effects;
+}
+
+export function scatterRequested(state: SchedulerState, event: EventOf<"scatter-requested">): Effect[] {
+  const client = state.clients.get(event.clientId);
+  if (!client) return [];
+  const wanted = event.workers ? new Set(event.workers) : undefined;
+  const targets = [...state.workers.values()].filter(
+    (ws) => ws.status === "running" && (!wanted || wanted.has(ws.name) || wanted.has(ws.address) || wanted.has(ws.host)),
+  );
+  if (targets.length === 0) {
+    const error = wanted
+      ? `none of the workers ${[...wanted].join(", ")} is connected; connected: ${[...state.workers.values()].map((w) => w.name).join(", ") || "none"}`
+      : "no workers are connected yet; wait for workers (cluster.waitForWorkers) before scattering";
+    return [toClient(client, { op: "scatter-reply", requestId: event.requestId, stored: [], error })];
+  }
+  const scatterId = state.sequence++;
+  const remaining = new Set<string>();
+  const effects: Effect[] = [];
+  // Spread items over the least loaded workers first.
+  targets.sort((a, b) => a.nbytes - b.nbytes);
+  event.items.forEach((item, index) => {
+    const holders = event.broadcast ? targets : [targets[index % targets.length] as (typeof targets)[number]];
+    for (const ws of holders) {
+      remaining.add(`${item.key}\0${ws.id}`);
+      effects.push(toWorker(ws, { op: "put-data", requestId: scatterId, key: item.key, data: item.data, stimulusId: event.stimulusId }));
+    }
+  });
+  state.scatters.set(String(scatterId), { client, requestId: event.requestId, remaining, stored: [] });
+  return effects;
+}
+
+// --- internal ---
+
+/** Tell a client that wants `ts` what it can know already. */
+function announceCurrent(ts: TaskState, client: ClientState): Effect[] {
+  if (ts.status === "memory") {
+    return [toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas: [...ts.whoHas].map((w) => w.address) })];
+  }
+  if (ts.status === "erred" && ts.exception) {
+    return [toClient(client, { op: "key-erred", key: ts.key, blame: ts.exceptionBlame?.key ?? ts.key, error: ts.exception })];
+  }
+  if (ts.status === "released") return [recommend(ts, "waiting")];
+  return [];
+}
+
+function unwant(client: ClientState, ts: TaskState): Effect[] {
+  ts.whoWants.delete(client);
+  client.wants.delete(ts);
+  if (isNeeded(ts)) return [];
+  return [recommend(ts, ts.dependents.size === 0 ? "forgotten" : "released")];
+}
+
+function unwantCancelled(client: ClientState, ts: TaskState, reason: string): Effect[] {
+  return [toClient(client, { op: "key-cancelled", key: ts.key, reason }), ...unwant(client, ts)];
+}
+
+function protocolFailure(message: string) {
+  return { name: "SkeinError", code: SKEIN_ERROR_CODES.PROTOCOL, message };
+}

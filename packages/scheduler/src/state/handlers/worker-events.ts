@@ -1,0 +1,213 @@
+/** Events that come from workers: joining, leaving, results, failures, data movements. */
+import { SKEIN_ERROR_CODES } from "@skein/serialization";
+import { recordDuration, takeFromQueue, validWorkers } from "../../placement.js";
+import { recommend, toClient, toWorker, type Effect } from "../effects.js";
+import type { EventOf } from "../events.js";
+import { newTask, type SchedulerState, type TaskState, type WorkerState } from "../task-state.js";
+import { addReplica, removeReplica } from "../transitions/common.js";
+
+export function workerAdded(state: SchedulerState, event: EventOf<"worker-added">): Effect[] {
+  const ws: WorkerState = {
+    id: event.workerId,
+    name: event.name,
+    address: event.address,
+    nthreads: event.nthreads,
+    memoryLimit: event.memoryLimit,
+    host: event.host,
+    pid: event.pid,
+    resources: event.resources,
+    status: "running",
+    processing: new Set(),
+    hasWhat: new Set(),
+    nbytes: 0,
+    occupancy: 0,
+    knownFunctions: new Set(),
+    lastSeen: Date.now(),
+    metrics: { executing: 0, ready: 0, rss: 0 },
+  };
+  state.workers.set(ws.id, ws);
+  const effects: Effect[] = workersChanged(state);
+  for (const ts of state.noWorker) {
+    if (validWorkers(state, ts).includes(ws)) effects.push(recommend(ts, "processing"));
+  }
+  for (const ts of takeFromQueue(state, ws)) effects.push(recommend(ts, "processing", ws));
+  return effects;
+}
+
+/**
+ * A worker left. Its running tasks go back to the queue; a task that was running on too many
+ * workers that died fails instead of killing the next one. Results only it held are lost and get
+ * recomputed if anyone still needs them.
+ */
+export function workerRemoved(state: SchedulerState, event: EventOf<"worker-removed">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
+  state.workers.delete(ws.id);
+  ws.status = "closing";
+  const effects: Effect[] = [];
+  for (const ts of ws.processing) {
+    if (!event.graceful) ts.suspicious = [...(ts.suspicious ?? []), ws.name];
+    if (ts.suspicious && ts.suspicious.length >= state.config.allowedFailures) {
+      ts.exception = killedWorker(ts, state.config.allowedFailures, event.reason);
+      ts.exceptionBlame = ts;
+      effects.push(recommend(ts, "erred"));
+    } else {
+      effects.push(recommend(ts, "waiting"));
+    }
+  }
+  for (const ts of [...ws.hasWhat]) {
+    removeReplica(ts, ws);
+    if (ts.whoHas.size === 0 && ts.status === "memory") effects.push(recommend(ts, "released"));
+  }
+  effects.push(...failScattersOn(state, ws, event.reason));
+  effects.push(...workersChanged(state));
+  // Tasks queued for lack of room may now have nowhere to go at all.
+  if (state.workers.size === 0) for (const ts of state.queued) effects.push(recommend(ts, "no-worker"));
+  return effects;
+}
+
+export function taskFinished(state: SchedulerState, event: EventOf<"task-finished">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
+  const ts = state.tasks.get(event.key);
+  recordDurationOf(state, ts, event.durationMs);
+  if (!ts || ts.processingOn !== ws) return [...unexpectedResult(state, ws, ts, event.key, event.nbytes, event.stimulusId), ...refill(state, ws)];
+  ts.nbytes = event.nbytes;
+  ts.typeName = event.typeName;
+  return [recommend(ts, "memory"), ...refill(state, ws)];
+}
+
+export function taskErred(state: SchedulerState, event: EventOf<"task-erred">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
+  const ts = state.tasks.get(event.key);
+  if (!ts || ts.processingOn !== ws) return refill(state, ws);
+  if (ts.retries > 0) {
+    ts.retries -= 1;
+    return [recommend(ts, "waiting"), ...refill(state, ws)];
+  }
+  ts.exception = event.error;
+  ts.exceptionBlame = ts;
+  return [recommend(ts, "erred"), ...refill(state, ws)];
+}
+
+/** A worker fetched copies of dependencies from its peers. */
+export function keysAdded(state: SchedulerState, event: EventOf<"keys-added">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
+  const unwanted: string[] = [];
+  for (const { key } of event.keys) {
+    const ts = state.tasks.get(key);
+    if (ts && ts.status === "memory") addReplica(ts, ws);
+    else unwanted.push(key);
+  }
+  return unwanted.length > 0 ? [toWorker(ws, { op: "free-keys", keys: unwanted, stimulusId: event.stimulusId })] : [];
+}
+
+/** A peer did not have a dependency we said it had: correct our records and place the task again. */
+export function missingData(state: SchedulerState, event: EventOf<"missing-data">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
+  const effects: Effect[] = [];
+  const dep = state.tasks.get(event.dep);
+  const holder = [...state.workers.values()].find((w) => w.address === event.from);
+  if (dep && holder && dep.whoHas.has(holder)) {
+    removeReplica(dep, holder);
+    if (dep.whoHas.size === 0 && dep.status === "memory") effects.push(recommend(dep, "released"));
+  }
+  const ts = state.tasks.get(event.key);
+  if (ts && ts.processingOn === ws) effects.push(recommend(ts, "waiting"));
+  return effects;
+}
+
+/** A worker stored scattered data. */
+export function dataStored(state: SchedulerState, event: EventOf<"data-stored">): Effect[] {
+  const ws = state.workers.get(event.workerId);
+  const pending = state.scatters.get(String(event.requestId));
+  if (!ws || !pending) return [];
+  const effects: Effect[] = [];
+  let ts = state.tasks.get(event.key);
+  if (!ts) {
+    ts = newTask(event.key, [0, state.sequence++]);
+    state.tasks.set(ts.key, ts);
+  }
+  ts.nbytes = event.nbytes;
+  ts.typeName ||= "scattered";
+  if (state.clients.has(pending.client.id)) {
+    ts.whoWants.add(pending.client);
+    pending.client.wants.add(ts);
+  }
+  if (ts.status === "memory") addReplica(ts, ws);
+  else effects.push(recommend(ts, "memory", ws));
+  pending.remaining.delete(`${event.key}\0${ws.id}`);
+  const entry = pending.stored.find((s) => s.key === event.key);
+  if (entry) entry.whoHas.push(ws.address);
+  else pending.stored.push({ key: event.key, nbytes: event.nbytes, whoHas: [ws.address] });
+  if (pending.remaining.size === 0) {
+    state.scatters.delete(String(event.requestId));
+    effects.push(toClient(pending.client, { op: "scatter-reply", requestId: pending.requestId, stored: pending.stored }));
+  }
+  return effects;
+}
+
+// --- internal ---
+
+/** After a worker finished something, give it more queued root tasks if it has room. */
+function refill(state: SchedulerState, ws: WorkerState): Effect[] {
+  if (state.queued.size === 0) return [];
+  return takeFromQueue(state, ws).map((ts) => recommend(ts, "processing", ws));
+}
+
+function recordDurationOf(state: SchedulerState, ts: TaskState | undefined, durationMs: number): void {
+  if (ts) recordDuration(state, ts.prefix, durationMs / 1000);
+}
+
+/** A result we did not ask this worker for (cancelled meanwhile, or computed twice). */
+function unexpectedResult(state: SchedulerState, ws: WorkerState, ts: TaskState | undefined, key: string, nbytes: number, stimulusId: string): Effect[] {
+  if (ts && ts.status === "memory") {
+    ts.nbytes ||= nbytes;
+    addReplica(ts, ws);
+    return [];
+  }
+  if (ts && ts.status !== "forgotten" && ts.status !== "erred" && !ts.processingOn && ts.run && ts.waiters.size + ts.whoWants.size > 0) {
+    // It was moved back to waiting (e.g. its worker was thought lost) but the result is here: use it.
+    ts.nbytes = nbytes;
+    return [recommend(ts, "memory", ws)];
+  }
+  return [toWorker(ws, { op: "free-keys", keys: [key], stimulusId })];
+}
+
+function failScattersOn(state: SchedulerState, ws: WorkerState, reason: string): Effect[] {
+  const effects: Effect[] = [];
+  for (const [id, pending] of state.scatters) {
+    const lost = [...pending.remaining].filter((entry) => entry.endsWith(`\0${ws.id}`));
+    if (lost.length === 0) continue;
+    state.scatters.delete(id);
+    effects.push(
+      toClient(pending.client, {
+        op: "scatter-reply",
+        requestId: pending.requestId,
+        stored: pending.stored,
+        error: `worker ${ws.name} left before storing ${lost.length} item(s): ${reason}`,
+      }),
+    );
+  }
+  return effects;
+}
+
+function workersChanged(state: SchedulerState): Effect[] {
+  const names = [...state.workers.values()].map((w) => w.name);
+  return [...state.clients.values()].map((client) => toClient(client, { op: "workers-changed", count: names.length, names }));
+}
+
+function killedWorker(ts: TaskState, allowed: number, reason: string) {
+  const workers = ts.suspicious ?? [];
+  return {
+    name: "KilledWorkerError",
+    code: SKEIN_ERROR_CODES.KILLED_WORKER,
+    message:
+      `task ${ts.key} was running on ${workers.length} workers that died (${workers.join(", ")}; last: ${reason}). ` +
+      `It may be what kills them (out of memory, a crash, process.exit). It will not be retried; the limit is ${allowed} (allowedFailures).`,
+    props: { workers: workers.join(",") },
+  };
+}

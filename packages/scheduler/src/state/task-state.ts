@@ -1,0 +1,160 @@
+/**
+ * The scheduler's records: plain data, no behaviour. Transitions (./transitions) change them;
+ * invariants (./invariants.ts) say what must always hold between them.
+ */
+import type { EncodedError, FunctionSpec } from "@skein/serialization";
+import type { TaskQueue } from "./task-queue.js";
+import type { Story } from "./story.js";
+
+export type TaskStatus = "released" | "waiting" | "queued" | "no-worker" | "processing" | "memory" | "erred" | "forgotten";
+
+/** Where and how a task may run. */
+export interface Restrictions {
+  /** Worker names or addresses. */
+  readonly workers?: ReadonlySet<string>;
+  /** With `workers`: run elsewhere when none of them is there. */
+  readonly allowOtherWorkers: boolean;
+  /** Abstract resources the task consumes while running (honoured by placement later: issue 5). */
+  readonly resources?: Readonly<Record<string, number>>;
+}
+
+export interface TaskState {
+  readonly key: string;
+  /** Task group: the function name part of the key ("multiply" in "multiply-1f3a…"). */
+  readonly prefix: string;
+  status: TaskStatus;
+  /** How to compute it. Absent for scattered data, which cannot be recomputed. */
+  run: { fnHash: string; args: Uint8Array } | undefined;
+  /** Lower sorts first: [-user priority, submission order]. */
+  priority: readonly [number, number];
+  /** Retries left after a failure. */
+  retries: number;
+  restrictions: Restrictions | undefined;
+  readonly dependencies: Set<TaskState>;
+  readonly dependents: Set<TaskState>;
+  /** While waiting: dependencies not yet in memory. */
+  readonly waitingOn: Set<TaskState>;
+  /** Dependents that still need this result (waiting, queued, processing). */
+  readonly waiters: Set<TaskState>;
+  readonly whoWants: Set<ClientState>;
+  readonly whoHas: Set<WorkerState>;
+  processingOn: WorkerState | undefined;
+  /** Occupancy charged to `processingOn` when the task was sent, in seconds. */
+  cost: number;
+  nbytes: number;
+  typeName: string;
+  /** Names of workers that died while running this task. */
+  suspicious: string[] | undefined;
+  exception: EncodedError | undefined;
+  /** The task whose own failure made this one fail (itself, or a dependency). */
+  exceptionBlame: TaskState | undefined;
+}
+
+export type WorkerStatus = "running" | "closing";
+
+export interface WorkerState {
+  readonly id: string;
+  readonly name: string;
+  /** The worker's data server, `ws://host:port`; peers and clients fetch results there. */
+  readonly address: string;
+  readonly nthreads: number;
+  readonly memoryLimit: number;
+  readonly host: string;
+  readonly pid: number;
+  readonly resources: Readonly<Record<string, number>>;
+  status: WorkerStatus;
+  readonly processing: Set<TaskState>;
+  readonly hasWhat: Set<TaskState>;
+  /** Bytes of results held. */
+  nbytes: number;
+  /** Estimated seconds of work sent and not finished. */
+  occupancy: number;
+  /** Function hashes this worker has been sent. */
+  readonly knownFunctions: Set<string>;
+  lastSeen: number;
+  metrics: { executing: number; ready: number; rss: number };
+}
+
+export interface ClientState {
+  readonly id: string;
+  readonly name: string;
+  readonly wants: Set<TaskState>;
+}
+
+/** A scatter waiting for its workers to confirm. */
+export interface PendingScatter {
+  readonly client: ClientState;
+  readonly requestId: number;
+  readonly remaining: Set<string>;
+  readonly stored: { key: string; nbytes: number; whoHas: string[] }[];
+}
+
+export interface SchedulerState {
+  readonly tasks: Map<string, TaskState>;
+  readonly workers: Map<string, WorkerState>;
+  readonly clients: Map<string, ClientState>;
+  readonly functions: Map<string, FunctionSpec>;
+  /** Root tasks waiting for a worker to have room. */
+  readonly queued: TaskQueue;
+  /** Tasks that no current worker may run. */
+  readonly noWorker: Set<TaskState>;
+  /** Seconds per call, by task prefix (exponential moving average). */
+  readonly durations: Map<string, number>;
+  readonly scatters: Map<string, PendingScatter>;
+  readonly story: Story;
+  readonly config: SchedulerConfig;
+  /** Submission counter for FIFO order within a priority. */
+  sequence: number;
+}
+
+export interface SchedulerConfig {
+  /** A task that was running on this many workers that died fails with KilledWorkerError. @default 3 */
+  readonly allowedFailures: number;
+  /** Assumed duration of a task whose prefix has never run, in seconds. @default 0.5 */
+  readonly unknownDuration: number;
+  /** Root tasks wait on the scheduler once a worker holds this much estimated work per thread, in seconds. @default 0.05 */
+  readonly saturationSeconds: number;
+  /** ...and at least this many tasks per thread (hides the round trip). @default 2 */
+  readonly saturationTasksPerThread: number;
+  /** Check every invariant after every transition (tests). @default false */
+  readonly validate: boolean;
+}
+
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
+  allowedFailures: 3,
+  unknownDuration: 0.5,
+  saturationSeconds: 0.05,
+  saturationTasksPerThread: 2,
+  validate: false,
+};
+
+export function newTask(key: string, priority: readonly [number, number]): TaskState {
+  return {
+    key,
+    prefix: keyPrefix(key),
+    status: "released",
+    run: undefined,
+    priority,
+    retries: 0,
+    restrictions: undefined,
+    dependencies: new Set(),
+    dependents: new Set(),
+    waitingOn: new Set(),
+    waiters: new Set(),
+    whoWants: new Set(),
+    whoHas: new Set(),
+    processingOn: undefined,
+    cost: 0,
+    nbytes: 0,
+    typeName: "",
+    suspicious: undefined,
+    exception: undefined,
+    exceptionBlame: undefined,
+  };
+}
+
+/** "multiply-1f3a9c" → "multiply"; keys without a hash part are their own prefix. */
+export function keyPrefix(key: string): string {
+  const dash = key.lastIndexOf("-");
+  return dash > 0 ? key.slice(0, dash) : key;
+}

@@ -1,0 +1,149 @@
+/** Bookkeeping shared by several transitions. Pure over the state; returns effects. */
+import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
+import { decideWorker, estimateDuration, validWorkers } from "../../placement.js";
+import { recommend, toClient, toWorker, type Effect } from "../effects.js";
+import type { SchedulerState, TaskState, TaskStatus, WorkerState } from "../task-state.js";
+
+/** Context every transition receives. */
+export interface TransitionContext {
+  readonly stimulusId: string;
+  /** The worker the recommendation named (processing target, scatter holder). */
+  readonly worker?: WorkerState | undefined;
+}
+
+/** A transition that cannot happen now and recommends another target instead. */
+export interface Decline {
+  readonly decline: TaskStatus;
+}
+export const decline = (instead: TaskStatus): Decline => ({ decline: instead });
+export const isDecline = (value: Effect[] | Decline): value is Decline => !Array.isArray(value);
+
+export type TransitionHandler = (state: SchedulerState, ts: TaskState, ctx: TransitionContext) => Effect[] | Decline;
+
+/** Someone still needs this result: a client holds a future for it, or a pending task reads it. */
+export function isNeeded(ts: TaskState): boolean {
+  return ts.whoWants.size > 0 || ts.waiters.size > 0;
+}
+
+/** Decide what a task that just became released does next. */
+export function afterRelease(ts: TaskState): Effect[] {
+  if (isNeeded(ts)) {
+    if (ts.run) return [recommend(ts, "waiting")];
+    // Scattered data has no recipe: once its last copy is gone it cannot come back.
+    ts.exception = dataLost(ts);
+    ts.exceptionBlame = ts;
+    return [recommend(ts, "erred")];
+  }
+  return ts.dependents.size === 0 ? [recommend(ts, "forgotten")] : [];
+}
+
+/** `ts` no longer reads its dependencies; release those nobody else needs. */
+export function leaveDependencies(ts: TaskState): Effect[] {
+  const effects: Effect[] = [];
+  for (const dep of ts.dependencies) {
+    dep.waiters.delete(ts);
+    if (!isNeeded(dep) && (dep.status === "memory" || isPending(dep.status))) effects.push(recommend(dep, "released"));
+  }
+  ts.waitingOn.clear();
+  return effects;
+}
+
+/** Not yet computed, but on its way. */
+export function isPending(status: TaskStatus): boolean {
+  return status === "waiting" || status === "queued" || status === "no-worker" || status === "processing";
+}
+
+/** Put a ready task on a worker: the chosen one if still valid, else the best one. */
+export function startProcessing(state: SchedulerState, ts: TaskState, ctx: TransitionContext): Effect[] | Decline {
+  const run = ts.run;
+  if (!run) throw new Error(`task ${ts.key} has no recipe and cannot be processed`);
+  const candidates = validWorkers(state, ts);
+  let ws = ctx.worker && candidates.includes(ctx.worker) ? ctx.worker : undefined;
+  if (!ws) {
+    if (candidates.length === 0) return decline("no-worker");
+    ws = decideWorker(state, ts, candidates);
+    if (!ws) return decline("queued");
+  }
+  ts.processingOn = ws;
+  ts.cost = estimateDuration(state, ts);
+  ws.processing.add(ts);
+  ws.occupancy += ts.cost;
+  const effects: Effect[] = [];
+  if (!ws.knownFunctions.has(run.fnHash)) {
+    const spec = state.functions.get(run.fnHash);
+    if (!spec) throw new Error(`task ${ts.key} uses function ${run.fnHash}, which was never defined`);
+    ws.knownFunctions.add(run.fnHash);
+    effects.push(toWorker(ws, { op: "define-functions", functions: [spec] }));
+  }
+  const deps = [...ts.dependencies].map((dep) => ({ key: dep.key, nbytes: dep.nbytes, whoHas: [...dep.whoHas].map((w) => w.address) }));
+  effects.push(
+    toWorker(ws, { op: "compute-task", key: ts.key, fnHash: run.fnHash, args: run.args, deps, priority: [...ts.priority], stimulusId: ctx.stimulusId }),
+  );
+  return effects;
+}
+
+/** Take a task off the worker it was running on. */
+export function stopProcessing(ts: TaskState): WorkerState | undefined {
+  const ws = ts.processingOn;
+  if (!ws) return undefined;
+  ws.processing.delete(ts);
+  ws.occupancy = ws.processing.size === 0 ? 0 : Math.max(0, ws.occupancy - ts.cost);
+  ts.processingOn = undefined;
+  ts.cost = 0;
+  return ws;
+}
+
+export function addReplica(ts: TaskState, ws: WorkerState): void {
+  if (ts.whoHas.has(ws)) return;
+  ts.whoHas.add(ws);
+  ws.hasWhat.add(ts);
+  ws.nbytes += ts.nbytes;
+}
+
+export function removeReplica(ts: TaskState, ws: WorkerState): void {
+  if (!ts.whoHas.delete(ws)) return;
+  ws.hasWhat.delete(ts);
+  ws.nbytes = Math.max(0, ws.nbytes - ts.nbytes);
+}
+
+/** Tell the clients that hold futures for `ts` that its result is ready. */
+export function announceMemory(ts: TaskState): Effect[] {
+  const whoHas = [...ts.whoHas].map((ws) => ws.address);
+  return [...ts.whoWants].map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas }));
+}
+
+/** Tell the clients that hold futures for `ts` that it failed, and fail its dependents. */
+export function announceErred(ts: TaskState): Effect[] {
+  const error = ts.exception as EncodedError;
+  const blame = ts.exceptionBlame?.key ?? ts.key;
+  const effects: Effect[] = [...ts.whoWants].map((client) => toClient(client, { op: "key-erred", key: ts.key, blame, error }));
+  for (const dts of ts.dependents) {
+    if (dts.status !== "erred" && dts.status !== "memory" && dts.status !== "forgotten") effects.push(recommend(dts, "erred"));
+  }
+  return effects;
+}
+
+/** Copy the failure of an erred dependency onto `ts`, unless `ts` already has its own. */
+export function inheritFailure(ts: TaskState): void {
+  for (const dep of ts.dependencies) {
+    if (dep.status === "erred" && dep.exception) {
+      ts.exception = dep.exception;
+      ts.exceptionBlame = dep.exceptionBlame ?? dep;
+      return;
+    }
+  }
+  if (!ts.exception) throw new Error(`task ${ts.key} was sent to erred without an exception or an erred dependency`);
+}
+
+export function freeOnWorker(state: SchedulerState, ws: WorkerState, keys: string[], stimulusId: string): Effect[] {
+  // A worker that already left gets nothing.
+  return state.workers.get(ws.id) === ws ? [toWorker(ws, { op: "free-keys", keys, stimulusId })] : [];
+}
+
+export function dataLost(ts: TaskState): EncodedError {
+  return {
+    name: "SkeinError",
+    code: SKEIN_ERROR_CODES.DATA_LOST,
+    message: `the data of ${ts.key} was lost with the worker(s) that held it, and it cannot be recomputed (it was scattered, not computed). Scatter it again.`,
+  };
+}

@@ -1,0 +1,62 @@
+import { recommend, type Effect } from "../effects.js";
+import type { SchedulerState, TaskState } from "../task-state.js";
+import { addReplica, announceErred, announceMemory, dataLost, decline, inheritFailure, type Decline, type TransitionContext } from "./common.js";
+
+/** Someone needs the result: wait for the dependencies, or run now if they are all in memory. */
+export function releasedToWaiting(_state: SchedulerState, ts: TaskState): Effect[] | Decline {
+  if (!ts.run) {
+    ts.exception = dataLost(ts);
+    ts.exceptionBlame = ts;
+    return decline("erred");
+  }
+  for (const dep of ts.dependencies) {
+    if (dep.status === "erred") return decline("erred");
+  }
+  const effects: Effect[] = [];
+  for (const dep of ts.dependencies) {
+    dep.waiters.add(ts);
+    if (dep.status === "memory") continue;
+    ts.waitingOn.add(dep);
+    if (dep.status === "released") effects.push(recommend(dep, "waiting"));
+  }
+  if (ts.waitingOn.size === 0) effects.push(recommend(ts, "processing"));
+  return effects;
+}
+
+/** Scattered data arrived on a worker. */
+export function releasedToMemory(_state: SchedulerState, ts: TaskState, ctx: TransitionContext): Effect[] {
+  if (!ctx.worker) throw new Error(`released->memory for ${ts.key} needs the worker that holds the data`);
+  addReplica(ts, ctx.worker);
+  const effects = announceMemory(ts);
+  for (const dts of ts.waiters) {
+    if (dts.waitingOn.delete(ts) && dts.waitingOn.size === 0 && dts.status === "waiting") effects.push(recommend(dts, "processing"));
+  }
+  return effects;
+}
+
+/** A dependency failed, or scattered data was lost. */
+export function releasedToErred(_state: SchedulerState, ts: TaskState): Effect[] {
+  inheritFailure(ts);
+  return announceErred(ts);
+}
+
+/** Nobody needs it and nothing depends on it: drop it from the graph. */
+export function releasedToForgotten(state: SchedulerState, ts: TaskState): Effect[] {
+  return forget(state, ts);
+}
+
+export function forget(state: SchedulerState, ts: TaskState): Effect[] {
+  if (ts.whoWants.size > 0 || ts.dependents.size > 0) {
+    throw new Error(`cannot forget ${ts.key}: it is still wanted or depended on`);
+  }
+  state.tasks.delete(ts.key);
+  const effects: Effect[] = [];
+  for (const dep of ts.dependencies) {
+    dep.dependents.delete(ts);
+    dep.waiters.delete(ts);
+    if ((dep.status === "released" || dep.status === "erred") && dep.whoWants.size === 0 && dep.dependents.size === 0) {
+      effects.push(recommend(dep, "forgotten"));
+    }
+  }
+  return effects;
+}

@@ -1,0 +1,173 @@
+/**
+ * Two CBOR codecs with different jobs:
+ * - the frame codec carries protocol messages (plain objects, strings, numbers, byte strings);
+ * - the value codec carries user data (task arguments and results) with JS fidelity: Map, Set,
+ *   Date, BigInt, RegExp, typed arrays, `undefined`, shared and cyclic references.
+ * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
+ */
+import { Encoder, addExtension } from "cbor-x";
+import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
+
+/** CBOR tag for "the result of task <key>" inside encoded arguments (private-use range). */
+export const TASK_REF_TAG = 40_311;
+
+const frameEncoder = new Encoder({
+  // Records would make a frame depend on structures defined in earlier frames; every frame must
+  // decode on its own (a new peer, a dropped connection).
+  useRecords: false,
+  // Messages are plain objects: decode CBOR maps as objects, not Maps.
+  mapsAsObjects: true,
+});
+
+const valueEncoder = new Encoder({
+  useRecords: false,
+  // Tags for Map, Set, Date, RegExp, typed arrays and repeated/cyclic references: user values come
+  // back as the same JS types they were.
+  structuredClone: true,
+});
+
+/** Encode a batch of protocol messages as one frame. */
+export function encodeFrame(messages: readonly unknown[]): Uint8Array {
+  return frameEncoder.encode(messages);
+}
+
+/**
+ * Decode one frame into its raw messages (validate each with `parseMessage`). Byte strings in the
+ * result are views into `frame`, not copies.
+ */
+export function decodeFrame(frame: Uint8Array): unknown[] {
+  let decoded: unknown;
+  try {
+    decoded = frameEncoder.decode(frame);
+  } catch (error) {
+    throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, `frame of ${frame.byteLength} bytes is not valid CBOR: ${(error as Error).message}`, { cause: error });
+  }
+  if (!Array.isArray(decoded)) {
+    throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, "a frame must be a CBOR array of messages");
+  }
+  return decoded;
+}
+
+// --- user values ---
+
+/** Extract the task key from an object that stands for a task result (a client's Future). */
+type RefKeyOf = (value: object) => string;
+
+let refCollector: string[] | undefined;
+let refResolver: ((key: string) => unknown) | undefined;
+const registeredRefClasses = new Set<Function>();
+
+/**
+ * Teach the value codec that instances of `cls` stand for task results: they encode as a tagged
+ * key, and the keys met while encoding are reported by `encodeValue`. `@skein/core` registers its
+ * `Future` class this way, so finding the dependencies of a task costs no extra walk of its arguments.
+ */
+export function registerRefClass<T extends object>(cls: abstract new (...args: never[]) => T, keyOf: (value: T) => string): void {
+  if (registeredRefClasses.has(cls)) return;
+  registeredRefClasses.add(cls);
+  addExtension({
+    Class: cls as unknown as new () => T,
+    tag: TASK_REF_TAG,
+    encode(value: T, encode: (v: unknown) => Uint8Array) {
+      const key = keyOf(value);
+      refCollector?.push(key);
+      return encode(key);
+    },
+    decode(key: unknown) {
+      return resolveRef(key);
+    },
+  });
+}
+
+/** Tagged refs decode through this hook; without a resolver they become `TaskRef` placeholders. */
+export class TaskRef {
+  constructor(readonly key: string) {}
+}
+addExtension({
+  Class: TaskRef,
+  tag: TASK_REF_TAG,
+  encode(value: TaskRef, encode: (v: unknown) => Uint8Array) {
+    refCollector?.push(value.key);
+    return encode(value.key);
+  },
+  decode(key: unknown) {
+    return resolveRef(key);
+  },
+});
+
+export interface EncodedValue {
+  bytes: Uint8Array;
+  /** Keys of the task results referenced anywhere inside the value, in order of appearance. */
+  refs: string[];
+}
+
+/** Encode a user value; throws `NOT_SERIALIZABLE` naming what could not be encoded. */
+export function encodeValue(value: unknown): EncodedValue {
+  const refs: string[] = [];
+  const previous = refCollector;
+  refCollector = refs;
+  try {
+    // `encode` returns a view into the encoder's reusable buffer; copy so the bytes are ours alone
+    // and postMessage/structured clone never drags a larger buffer along.
+    const bytes = valueEncoder.encode(value);
+    return { bytes: Uint8Array.prototype.slice.call(bytes), refs };
+  } catch (error) {
+    // Errors raised on purpose while encoding (a future from another client) pass through as they are.
+    if (isSkeinError(error)) throw error;
+    throw notSerializable(value, error);
+  } finally {
+    refCollector = previous;
+  }
+}
+
+/**
+ * Decode a user value. Task references inside it resolve through `resolve` (a worker passes the
+ * decoded values of the task's dependencies); without a resolver they come back as `TaskRef`.
+ */
+export function decodeValue(bytes: Uint8Array, resolve?: (key: string) => unknown): unknown {
+  const previous = refResolver;
+  refResolver = resolve;
+  try {
+    return valueEncoder.decode(bytes);
+  } finally {
+    refResolver = previous;
+  }
+}
+
+// --- internal ---
+
+function resolveRef(key: unknown): unknown {
+  if (typeof key !== "string") throw new Error(`task reference tag must hold a string key, got ${typeof key}`);
+  return refResolver ? refResolver(key) : new TaskRef(key);
+}
+
+function notSerializable(value: unknown, error: unknown): SkeinError {
+  const detail = (error as Error)?.message ?? String(error);
+  const what = findUnserializable(value, "value", new Set());
+  const where = what ? ` (${what})` : "";
+  return new SkeinError(
+    "serialization",
+    SKEIN_ERROR_CODES.NOT_SERIALIZABLE,
+    `cannot send this value to the cluster${where}: ${detail}. Task arguments and results must be data: ` +
+      "numbers, strings, booleans, null/undefined, arrays, plain objects, Map, Set, Date, BigInt, RegExp, typed arrays and Buffers.",
+    { cause: error },
+  );
+}
+
+/** Find the path of the first function or symbol inside a value, to name it in the error. */
+function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
+  if (typeof value === "function") return `${path} is a function${value.name ? ` (${value.name})` : ""}`;
+  if (typeof value === "symbol") return `${path} is a symbol`;
+  if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
+  seen.add(value);
+  if (ArrayBuffer.isView(value)) return undefined;
+  const entries: Iterable<[string, unknown]> =
+    value instanceof Map
+      ? [...value.entries()].map(([k, v]) => [`get(${String(k)})`, v] as [string, unknown])
+      : Object.entries(value);
+  for (const [name, child] of entries) {
+    const found = findUnserializable(child, Array.isArray(value) ? `${path}[${name}]` : `${path}.${name}`, seen);
+    if (found) return found;
+  }
+  return undefined;
+}

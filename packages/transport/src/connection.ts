@@ -1,0 +1,198 @@
+/**
+ * A WebSocket carrying Skein frames. Messages sent during one event-loop turn go out as one frame
+ * (per-message costs dominate small tasks); incoming frames are checked message by message, and a
+ * bad message gets an error reply instead of taking the connection or the process down.
+ */
+import { SKEIN_ERROR_CODES, SkeinError, decodeFrame, encodeFrame, parseMessage, type Message } from "@skein/serialization";
+import type { WebSocket } from "ws";
+
+/** Frames above this are refused by the receiver; senders check first and fail with a clear error. */
+export const MAX_FRAME_BYTES = 1024 ** 3;
+
+/** Close codes in the application range (4000–4999) so the peer can tell why. */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  AUTH_FAILED: 4001,
+  PROTOCOL: 4002,
+  HEARTBEAT: 4003,
+  SHUTDOWN: 4004,
+} as const;
+
+export interface ConnectionOptions {
+  /** Who is on the other side, for error messages: "scheduler ws://…", "worker w-3". */
+  label: string;
+  /**
+   * Ping the peer this often and drop the connection when a pong does not come back before the next
+   * ping. The peer's main thread answers pongs even while its tasks burn CPU in worker threads.
+   * 0 disables. @default 0
+   */
+  heartbeatMs?: number;
+}
+
+type MessagesHandler = (messages: Message[]) => void;
+type CloseHandler = (code: number, reason: string) => void;
+
+export class Connection {
+  readonly label: string;
+  #ws: WebSocket;
+  #queue: Message[] = [];
+  #flushScheduled = false;
+  #onMessages: MessagesHandler | undefined;
+  #pending: Message[][] = [];
+  #closeHandlers: CloseHandler[] = [];
+  #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #alive = true;
+
+  constructor(ws: WebSocket, options: ConnectionOptions, initial: readonly Message[] = []) {
+    this.#ws = ws;
+    this.label = options.label;
+    if (initial.length > 0) this.#pending.push([...initial]);
+    ws.on("message", (data, isBinary) => this.#receive(data as Buffer, isBinary));
+    ws.on("close", (code, reason) => this.#handleClose(code, reason.toString()));
+    ws.on("error", () => {
+      // 'close' follows every 'error'; the close handler reports it.
+    });
+    if (options.heartbeatMs && options.heartbeatMs > 0) this.#startHeartbeat(options.heartbeatMs);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued in the socket but not yet written (for back-pressure decisions). */
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  /** Queue a message; all messages of this event-loop turn leave as one frame. */
+  send(message: Message): void {
+    if (this.#closed) return;
+    this.#queue.push(message);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Write queued messages now. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#queue.length === 0 || this.#closed) return;
+    const messages = this.#queue;
+    this.#queue = [];
+    const frame = encodeFrame(messages);
+    if (frame.byteLength > MAX_FRAME_BYTES) {
+      // Split rather than fail when a batch happens to be large; one huge message still fails loudly.
+      if (messages.length > 1) {
+        const half = Math.ceil(messages.length / 2);
+        this.#queue = messages.slice(half);
+        this.#writeMessages(messages.slice(0, half));
+        this.flush();
+        return;
+      }
+      throw new SkeinError("transport", SKEIN_ERROR_CODES.PROTOCOL, `a "${messages[0]?.op}" message to ${this.label} is ${frame.byteLength} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit`);
+    }
+    this.#ws.send(frame, { binary: true });
+  }
+
+  /** Deliver incoming message batches here. Batches that arrived before a handler was set are replayed. */
+  onMessages(handler: MessagesHandler): void {
+    this.#onMessages = handler;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const batch of pending) handler(batch);
+  }
+
+  onClose(handler: CloseHandler): void {
+    if (this.#closed) {
+      handler(CLOSE_CODES.NORMAL, "already closed");
+      return;
+    }
+    this.#closeHandlers.push(handler);
+  }
+
+  /** Send what is queued, then close with a code the peer can read. */
+  close(code: number = CLOSE_CODES.NORMAL, reason = ""): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#ws.close(code, truncateReason(reason));
+    // A peer that never answers the close handshake must not keep us (or the process) alive.
+    const force = setTimeout(() => this.#ws.terminate(), 2000);
+    force.unref();
+  }
+
+  /** Drop the socket without the close handshake. */
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  /** Reply with a protocol error instead of dropping a message silently. */
+  replyError(code: string, message: string, inReplyTo?: string): void {
+    this.send(inReplyTo === undefined ? { op: "error", code, message } : { op: "error", code, message, inReplyTo });
+  }
+
+  // --- internal ---
+
+  #receive(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.replyError(SKEIN_ERROR_CODES.PROTOCOL, "text frames are not part of the Skein protocol; send binary CBOR frames");
+      return;
+    }
+    let raw: unknown[];
+    try {
+      raw = decodeFrame(data);
+    } catch (error) {
+      this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message);
+      return;
+    }
+    const messages: Message[] = [];
+    for (const item of raw) {
+      try {
+        messages.push(parseMessage(item));
+      } catch (error) {
+        const op = typeof item === "object" && item !== null ? (item as { op?: unknown }).op : undefined;
+        this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message, typeof op === "string" ? op : undefined);
+      }
+    }
+    if (messages.length === 0) return;
+    if (this.#onMessages) this.#onMessages(messages);
+    else this.#pending.push(messages);
+  }
+
+  #handleClose(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    for (const handler of this.#closeHandlers) handler(code, reason);
+    this.#closeHandlers = [];
+  }
+
+  #startHeartbeat(intervalMs: number): void {
+    this.#ws.on("pong", () => {
+      this.#alive = true;
+    });
+    this.#heartbeat = setInterval(() => {
+      if (!this.#alive) {
+        // No pong for a whole interval: the peer is hung (SIGSTOP, swapped out) or the network is gone.
+        this.#ws.terminate();
+        return;
+      }
+      this.#alive = false;
+      this.#ws.ping();
+    }, intervalMs);
+    this.#heartbeat.unref();
+  }
+
+  #writeMessages(messages: Message[]): void {
+    this.#ws.send(encodeFrame(messages), { binary: true });
+  }
+}
+
+/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
+export function truncateReason(reason: string): string {
+  const buffer = Buffer.from(reason);
+  if (buffer.byteLength <= 123) return reason;
+  return `${buffer.subarray(0, 120).toString("utf8").replace(/\uFFFD+$/, "")}...`;
+}

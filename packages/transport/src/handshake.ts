@@ -1,0 +1,274 @@
+/**
+ * The first exchange on every connection: the connecting side sends `hello` with its role, the
+ * protocol version and the cluster secret; the accepting side checks all three before it reads
+ * anything else, then answers `welcome` or closes with a reason the user can read.
+ */
+import { randomUUID } from "node:crypto";
+import { isIP } from "node:net";
+import {
+  PROTOCOL_VERSION,
+  SKEIN_ERROR_CODES,
+  SkeinError,
+  decodeFrame,
+  encodeFrame,
+  parseMessage,
+  secretsEqual,
+  type HelloMessage,
+  type Message,
+} from "@skein/serialization";
+import { WebSocket, WebSocketServer } from "ws";
+import { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
+import { log } from "./log.js";
+
+export type Role = HelloMessage["role"];
+
+/** How long an accepted socket may take to say hello before it is dropped. */
+export const HELLO_TIMEOUT_MS = 10_000;
+
+export interface AcceptedConnection {
+  connection: Connection;
+  hello: HelloMessage;
+  /** The id this side gave the connection (sent back in `welcome`). */
+  id: string;
+}
+
+export interface ListenOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  secret: string;
+  /** Roles this server accepts. */
+  roles: readonly Role[];
+  /** What this server is, for logs and close reasons: "scheduler", "worker w-1". */
+  label: string;
+  heartbeatMs?: number;
+  /** Extra fields for `welcome`. */
+  schedulerId?: string;
+  onConnection: (accepted: AcceptedConnection) => void;
+}
+
+export interface Listener {
+  /** `ws://host:port`, with the port actually bound. */
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Start a WebSocket server that admits only peers that know the secret. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const server = new WebSocketServer({
+    host: options.host,
+    port: options.port,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    // Unauthenticated sockets get nothing but the hello exchange; no upgrade-time callbacks needed.
+    clientTracking: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (error) =>
+      reject(
+        new SkeinError(options.label, SKEIN_ERROR_CODES.CONNECT_FAILED, `cannot listen on ${options.host}:${options.port}: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+  });
+  server.on("error", (error) => log.warn(`${options.label} server error: ${error.message}`));
+  server.on("connection", (ws, request) => acceptHello(ws, options, request.socket.remoteAddress ?? "?"));
+  const bound = server.address();
+  const port = typeof bound === "object" && bound ? bound.port : options.port;
+  return {
+    address: formatAddress(options.host, port),
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of server.clients) client.terminate();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface ConnectOptions {
+  role: Role;
+  secret: string;
+  name: string;
+  /** Give up after this long (including retries while the peer is not yet listening). */
+  timeoutMs: number;
+  label: string;
+  heartbeatMs?: number;
+  /** Messages to send in the same frame as hello (a worker's registration). */
+  firstMessages?: readonly Message[];
+  /** Keep retrying refused connections until the timeout (a scheduler that is still starting). */
+  retry?: boolean;
+}
+
+export interface Connected {
+  connection: Connection;
+  welcome: Extract<Message, { op: "welcome" }>;
+}
+
+/** Connect and say hello; resolves once the peer has welcomed us. */
+export async function connect(address: string, options: ConnectOptions): Promise<Connected> {
+  const url = checkAddress(address);
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError = "no attempt made";
+  let delay = 50;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    try {
+      return await attempt(url, options, remaining);
+    } catch (error) {
+      if (error instanceof SkeinError && error.code === SKEIN_ERROR_CODES.AUTH_FAILED) throw error;
+      lastError = (error as Error).message;
+      if (!options.retry) break;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 1000);
+  }
+  throw new SkeinError(
+    options.label,
+    SKEIN_ERROR_CODES.CONNECT_FAILED,
+    `could not connect to ${address} within ${formatSeconds(options.timeoutMs)}: ${lastError}. ` +
+      "Check that the scheduler is running and that this host can reach that address.",
+  );
+}
+
+/** `ws://host:port`, with IPv6 hosts bracketed. */
+export function formatAddress(host: string, port: number): string {
+  return isIP(host) === 6 ? `ws://[${host}]:${port}` : `ws://${host}:${port}`;
+}
+
+// --- internal ---
+
+function acceptHello(ws: WebSocket, options: ListenOptions, remote: string): void {
+  const timer = setTimeout(() => refuse(ws, CLOSE_CODES.PROTOCOL, `no hello within ${HELLO_TIMEOUT_MS} ms`, remote, options.label), HELLO_TIMEOUT_MS);
+  timer.unref();
+  ws.once("close", () => clearTimeout(timer));
+  ws.once("message", (data, isBinary) => {
+    clearTimeout(timer);
+    let messages: unknown[];
+    let hello: HelloMessage;
+    try {
+      if (!isBinary) throw new Error("expected a binary CBOR frame");
+      messages = decodeFrame(data as Buffer);
+      const first = parseMessage(messages[0]);
+      if (first.op !== "hello") throw new Error(`the first message must be "hello", got "${first.op}"`);
+      hello = first;
+    } catch (error) {
+      refuse(ws, CLOSE_CODES.PROTOCOL, `bad hello: ${(error as Error).message}`, remote, options.label);
+      return;
+    }
+    // The secret is checked before anything else in the frame is even parsed.
+    if (!secretsEqual(hello.secret, options.secret)) {
+      refuse(ws, CLOSE_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)", remote, options.label);
+      return;
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      refuse(ws, CLOSE_CODES.PROTOCOL, `protocol version ${hello.protocol} is not supported (this side speaks ${PROTOCOL_VERSION}); use the same Skein version everywhere`, remote, options.label);
+      return;
+    }
+    if (!options.roles.includes(hello.role)) {
+      refuse(ws, CLOSE_CODES.PROTOCOL, `${options.label} does not accept "${hello.role}" connections`, remote, options.label);
+      return;
+    }
+    const rest: Message[] = [];
+    const badMessages: string[] = [];
+    for (const raw of messages.slice(1)) {
+      try {
+        rest.push(parseMessage(raw));
+      } catch (error) {
+        badMessages.push((error as Error).message);
+      }
+    }
+    // Messages that shared the hello's frame are queued and delivered once the owner attaches its handler.
+    const connection = new Connection(ws, { label: `${hello.role} ${hello.name}`, heartbeatMs: options.heartbeatMs ?? 0 }, rest);
+    const id = `${hello.role}-${randomUUID().slice(0, 8)}`;
+    connection.send(options.schedulerId ? { op: "welcome", id, schedulerId: options.schedulerId } : { op: "welcome", id });
+    for (const message of badMessages) connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, message);
+    options.onConnection({ connection, hello, id });
+  });
+}
+
+function refuse(ws: WebSocket, code: number, reason: string, remote: string, label: string): void {
+  log.warn(`${label}: refused a connection from ${remote}: ${reason}`);
+  try {
+    ws.send(encodeFrame([{ op: "error", code: code === CLOSE_CODES.AUTH_FAILED ? SKEIN_ERROR_CODES.AUTH_FAILED : SKEIN_ERROR_CODES.PROTOCOL, message: reason }]));
+  } catch {
+    // The socket may already be gone; the close below still happens.
+  }
+  ws.close(code, truncateReason(reason));
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promise<Connected> {
+  return new Promise<Connected>((resolve, reject) => {
+    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: remainingMs });
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.terminate();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`no welcome within ${formatSeconds(remainingMs)}`)), remainingMs);
+    ws.once("error", (error) => fail(error));
+    ws.once("close", (code, reason) => {
+      const text = reason.toString() || `connection closed (code ${code})`;
+      fail(code === CLOSE_CODES.AUTH_FAILED ? new SkeinError(options.label, SKEIN_ERROR_CODES.AUTH_FAILED, `${url.href} refused us: ${text}`) : new Error(text));
+    });
+    ws.once("open", () => {
+      const hello: Message = { op: "hello", role: options.role, protocol: PROTOCOL_VERSION, secret: options.secret, name: options.name };
+      ws.send(encodeFrame([hello, ...(options.firstMessages ?? [])]));
+    });
+    ws.once("message", (data) => {
+      let first: Message;
+      let rest: Message[];
+      try {
+        const raw = decodeFrame(data as Buffer);
+        first = parseMessage(raw[0]);
+        rest = raw.slice(1).map((m) => parseMessage(m));
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      if (first.op === "error") {
+        const code = first.code === SKEIN_ERROR_CODES.AUTH_FAILED ? SKEIN_ERROR_CODES.AUTH_FAILED : SKEIN_ERROR_CODES.CONNECT_FAILED;
+        fail(new SkeinError(options.label, code, `${url.href} refused us: ${first.message}`));
+        return;
+      }
+      if (first.op !== "welcome") {
+        fail(new Error(`expected "welcome", got "${first.op}"`));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners("close");
+      ws.removeAllListeners("error");
+      const connection = new Connection(ws, { label: options.label, heartbeatMs: options.heartbeatMs ?? 0 }, rest);
+      resolve({ connection, welcome: first });
+    });
+  });
+}
+
+function checkAddress(address: string): URL {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} is not a URL; expected ws://host:port`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} must start with ws:// (or wss://), e.g. ws://127.0.0.1:8786`);
+  }
+  if (!url.port) {
+    throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} has no port; expected ws://host:port`);
+  }
+  return url;
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
+}

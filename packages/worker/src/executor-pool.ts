@@ -1,0 +1,184 @@
+/**
+ * A fixed pool of executor threads. Ready tasks are handed out in priority order; when tasks are
+ * known to be short, several go to a thread in one postMessage (a thread hop costs ~60 µs, more
+ * than a trivial task).
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { FunctionSpec } from "@skein/serialization";
+import type { ThreadRequest, ThreadResult, ThreadResults, ThreadTask } from "./executor-protocol.js";
+
+/** Batch short tasks until a batch holds about this much estimated work. */
+const BATCH_TARGET_MS = 5;
+const MAX_BATCH = 256;
+
+export interface PoolTask extends ThreadTask {
+  /** Lower runs first. */
+  priority: readonly number[];
+}
+
+interface ThreadSlot {
+  thread: Worker;
+  busy: boolean;
+  knownFunctions: Set<string>;
+  /** Running task keys and their function hashes. */
+  running: Map<string, string>;
+}
+
+export interface ExecutorPoolOptions {
+  nthreads: number;
+  /** Called for each finished task, in the main thread. */
+  onResult: (result: ThreadResult) => void;
+  /** A thread died (e.g. out of memory): the tasks it was running are reported here. */
+  onThreadCrash: (keys: string[], error: Error) => void;
+  lookupFunction: (hash: string) => FunctionSpec | undefined;
+}
+
+export class ExecutorPool {
+  #slots: ThreadSlot[] = [];
+  #ready: PoolTask[] = [];
+  #durations = new Map<string, number>();
+  #options: ExecutorPoolOptions;
+  #terminated = false;
+
+  constructor(options: ExecutorPoolOptions) {
+    this.#options = options;
+    for (let i = 0; i < options.nthreads; i++) this.#slots.push(this.#spawn());
+  }
+
+  /** Tasks running right now. */
+  get executing(): number {
+    return this.#slots.reduce((n, slot) => n + slot.running.size, 0);
+  }
+
+  /** Tasks waiting for a free thread. */
+  get queued(): number {
+    return this.#ready.length;
+  }
+
+  submit(task: PoolTask): void {
+    insertByPriority(this.#ready, task);
+    this.#dispatch();
+  }
+
+  /** Drop a task that has not started yet; returns false when it is already running. */
+  cancel(key: string): boolean {
+    const index = this.#ready.findIndex((t) => t.key === key);
+    if (index === -1) return false;
+    this.#ready.splice(index, 1);
+    return true;
+  }
+
+  /** Stop every thread now, busy or not: user code cannot delay a worker's exit. */
+  async terminate(): Promise<void> {
+    this.#terminated = true;
+    this.#ready = [];
+    await Promise.all(this.#slots.map((slot) => slot.thread.terminate()));
+  }
+
+  // --- internal ---
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (this.#ready.length === 0) return;
+      if (slot.busy) continue;
+      const batch = this.#takeBatch();
+      const newFunctions: FunctionSpec[] = [];
+      for (const task of batch) {
+        if (slot.knownFunctions.has(task.fnHash)) continue;
+        const spec = this.#options.lookupFunction(task.fnHash);
+        if (spec) newFunctions.push(spec);
+        slot.knownFunctions.add(task.fnHash);
+      }
+      if (newFunctions.length > 0) slot.thread.postMessage({ type: "define", functions: newFunctions } satisfies ThreadRequest);
+      slot.busy = true;
+      for (const task of batch) slot.running.set(task.key, task.fnHash);
+      const tasks: ThreadTask[] = batch.map(({ key, fnHash, args, deps }) => ({ key, fnHash, args, deps }));
+      slot.thread.postMessage({ type: "run", tasks } satisfies ThreadRequest);
+    }
+  }
+
+  #takeBatch(): PoolTask[] {
+    const first = this.#ready.shift() as PoolTask;
+    const batch = [first];
+    let estimate = this.#durations.get(first.fnHash);
+    if (estimate === undefined || estimate > BATCH_TARGET_MS / 2) return batch;
+    // Leave work for the other idle threads.
+    const idle = this.#slots.filter((s) => !s.busy).length;
+    const share = Math.ceil(this.#ready.length / Math.max(1, idle));
+    while (batch.length < MAX_BATCH && batch.length <= share && this.#ready.length > 0) {
+      const next = this.#ready[0] as PoolTask;
+      const nextEstimate = this.#durations.get(next.fnHash);
+      if (nextEstimate === undefined || estimate + nextEstimate > BATCH_TARGET_MS) break;
+      estimate += nextEstimate;
+      batch.push(this.#ready.shift() as PoolTask);
+    }
+    return batch;
+  }
+
+  #spawn(): ThreadSlot {
+    const thread = new Worker(threadEntry());
+    const slot: ThreadSlot = { thread, busy: false, knownFunctions: new Set(), running: new Map() };
+    thread.on("message", (message: ThreadResults) => {
+      for (const result of message.results) {
+        const fnHash = slot.running.get(result.key);
+        slot.running.delete(result.key);
+        if (fnHash !== undefined) this.#recordDuration(fnHash, result.durationMs);
+        this.#options.onResult(result);
+      }
+      if (message.batchDone) {
+        slot.busy = false;
+        this.#dispatch();
+      }
+    });
+    thread.on("error", (error) => this.#replace(slot, error));
+    thread.on("exit", (code) => {
+      if (!this.#terminated && this.#slots.includes(slot)) this.#replace(slot, new Error(`executor thread exited with code ${code}`));
+    });
+    // Executor threads never keep the process alive on their own; the worker's connection does.
+    thread.unref();
+    return slot;
+  }
+
+  #replace(slot: ThreadSlot, error: Error): void {
+    if (this.#terminated) return;
+    const index = this.#slots.indexOf(slot);
+    if (index === -1) return;
+    const lost = [...slot.running.keys()];
+    this.#slots[index] = this.#spawn();
+    void slot.thread.terminate();
+    if (lost.length > 0) this.#options.onThreadCrash(lost, error);
+    this.#dispatch();
+  }
+
+  /** How long a function takes (ms), for batching decisions. */
+  #recordDuration(fnHash: string, durationMs: number): void {
+    const previous = this.#durations.get(fnHash);
+    this.#durations.set(fnHash, previous === undefined ? durationMs : 0.7 * previous + 0.3 * durationMs);
+  }
+}
+
+/** The thread script: built JS next to this file, or the package's dist when running from source (tests). */
+function threadEntry(): URL {
+  const here = new URL("./executor-thread.js", import.meta.url);
+  if (import.meta.url.endsWith(".js") && existsSync(fileURLToPath(here))) return here;
+  const built = new URL("../dist/executor-thread.js", import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error(`cannot find the executor thread script (looked for ${fileURLToPath(here)} and ${fileURLToPath(built)}); build @skein/worker first`);
+}
+
+function insertByPriority(queue: PoolTask[], task: PoolTask): void {
+  // Most tasks arrive in priority order: scan from the back.
+  let i = queue.length;
+  while (i > 0 && comparePriority(task.priority, (queue[i - 1] as PoolTask).priority) < 0) i--;
+  queue.splice(i, 0, task);
+}
+
+function comparePriority(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

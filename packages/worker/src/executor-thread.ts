@@ -1,0 +1,156 @@
+/**
+ * Runs user functions, in a worker thread, so the worker's main thread stays free for the network:
+ * heartbeats, data requests from peers, messages from the scheduler. Decoding arguments and
+ * encoding results also happen here, for the same reason.
+ */
+import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
+import { runInThisContext } from "node:vm";
+import { parentPort } from "node:worker_threads";
+import { decodeValue, encodeError, encodeValue, type EncodedError, type FunctionSpec } from "@skein/serialization";
+import type { ThreadRequest, ThreadResult } from "./executor-protocol.js";
+
+const port = parentPort;
+if (!port) throw new Error("executor-thread must run inside a worker thread");
+
+/** Post partial results of a long batch at least this often, so one slow task does not hold back the rest. */
+const FLUSH_INTERVAL_MS = 10;
+const SOURCE_FILENAME_PREFIX = "skein-function:";
+
+const specs = new Map<string, FunctionSpec>();
+const compiled = new Map<string, Promise<Function>>();
+
+installCompileHelpers();
+
+port.on("message", (request: ThreadRequest) => {
+  if (request.type === "define") {
+    for (const spec of request.functions) specs.set(spec.hash, spec);
+    return;
+  }
+  void runBatch(request.tasks);
+});
+
+async function runBatch(tasks: Extract<ThreadRequest, { type: "run" }>["tasks"]): Promise<void> {
+  let results: ThreadResult[] = [];
+  let lastFlush = performance.now();
+  for (const task of tasks) {
+    results.push(await runOne(task));
+    if (performance.now() - lastFlush > FLUSH_INTERVAL_MS) {
+      post(results, false);
+      results = [];
+      lastFlush = performance.now();
+    }
+  }
+  post(results, true);
+}
+
+async function runOne(task: Extract<ThreadRequest, { type: "run" }>["tasks"][number]): Promise<ThreadResult> {
+  const start = performance.now();
+  const spec = specs.get(task.fnHash);
+  try {
+    if (!spec) throw new Error(`function ${task.fnHash} was never defined on this worker`);
+    const fn = await functionFor(spec);
+    const inputs = new Map<string, unknown>();
+    for (const [key, bytes] of task.deps) inputs.set(key, decodeValue(bytes));
+    const args = decodeValue(task.args, (key) => {
+      if (!inputs.has(key)) throw new Error(`input ${key} of task ${task.key} is missing on this worker`);
+      return inputs.get(key);
+    });
+    if (!Array.isArray(args)) throw new Error(`arguments of task ${task.key} are not an array`);
+    const value = await fn(...args);
+    const { bytes } = encodeValue(value);
+    return { key: task.key, ok: true, bytes, typeName: typeNameOf(value), durationMs: performance.now() - start };
+  } catch (error) {
+    return { key: task.key, ok: false, error: explain(error, spec), durationMs: performance.now() - start };
+  }
+}
+
+function post(results: ThreadResult[], batchDone: boolean): void {
+  const transfer = results.flatMap((r) => (r.ok ? [r.bytes.buffer as ArrayBuffer] : []));
+  port?.postMessage({ type: "results", results, batchDone }, transfer);
+}
+
+function functionFor(spec: FunctionSpec): Promise<Function> {
+  let fn = compiled.get(spec.hash);
+  if (!fn) {
+    fn = spec.kind === "source" ? Promise.resolve(compileSource(spec.source, spec.name)) : importReference(spec.module, spec.export);
+    compiled.set(spec.hash, fn);
+    // A failed import may succeed later (a file written after the first attempt); do not cache failures.
+    fn.catch(() => compiled.delete(spec.hash));
+  }
+  return fn;
+}
+
+function compileSource(source: string, name: string): Function {
+  const fn = runInThisContext(source, { filename: `${SOURCE_FILENAME_PREFIX}${name}` });
+  if (typeof fn !== "function") throw new TypeError(`the source sent for "${name}" is not a function`);
+  return fn as Function;
+}
+
+async function importReference(specifier: string, exportName: string): Promise<Function> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    // Bare package names resolve from this worker's install; fall back to the working directory,
+    // where the user's own packages are.
+    if (specifier.startsWith("file:") || !isModuleNotFound(error)) throw error;
+    const fromCwd = createRequire(pathToFileURL(`${process.cwd()}/noop.js`)).resolve(specifier);
+    module = (await import(pathToFileURL(fromCwd).href)) as Record<string, unknown>;
+  }
+  const fn = module[exportName];
+  if (typeof fn !== "function") {
+    const available = Object.keys(module).filter((k) => typeof module[k] === "function");
+    throw new TypeError(
+      `module ${specifier} has no function export "${exportName}"${available.length > 0 ? `; its function exports are: ${available.join(", ")}` : ""}`,
+    );
+  }
+  return fn as Function;
+}
+
+/** Turn what a task threw into a record, with a hint when the cause is a by-value function's closure. */
+function explain(error: unknown, spec: FunctionSpec | undefined): EncodedError {
+  const encoded = encodeError(error);
+  if (spec?.kind !== "source" || !(error instanceof ReferenceError)) return encoded;
+  const match = /^(\S+) is not defined$/.exec(error.message);
+  if (!match || !(error.stack ?? "").includes(SOURCE_FILENAME_PREFIX)) return encoded;
+  const name = match[1] as string;
+  return {
+    ...encoded,
+    message:
+      `${error.message}: function "${spec.name}" uses "${name}", which does not exist on the worker. ` +
+      "Functions sent by value carry only their source, not the variables they close over. " +
+      `Pass "${name}" as an argument, import it inside the function (await import(...)), ` +
+      "or send the function by reference ({ module, export }).",
+  };
+}
+
+function typeNameOf(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return (value as object).constructor?.name ?? "Object";
+}
+
+function isModuleNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND";
+}
+
+/**
+ * Bundlers that keep function names (esbuild's keepNames, used by tsx) wrap functions in
+ * `__name(fn, "name")`, a helper that exists in the user's bundle but not here. Provide it so such
+ * functions can travel by value.
+ */
+function installCompileHelpers(): void {
+  const g = globalThis as Record<string, unknown>;
+  if (typeof g.__name !== "function") {
+    g.__name = (target: unknown, value: string) => {
+      try {
+        Object.defineProperty(target, "name", { value, configurable: true });
+      } catch {
+        // Frozen or exotic targets keep their name; the helper must never throw.
+      }
+      return target;
+    };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `skein worker <scheduler-address>` (also installed as `skein-worker`): parse the command line,
+ * read the secret from the environment, and run the supervisor.
+ */
+import { hostname } from "node:os";
+import { cac } from "cac";
+import { SKEIN_ERROR_CODES, SkeinError, isSkeinError, parseBytes } from "@skein/serialization";
+import { SECRET_ENV, SECRET_FILE_ENV, secretFromEnvironment } from "@skein/transport";
+import { WORKER_EXIT_CODES } from "./exit-codes.js";
+import { runSupervisor, type SupervisorOptions } from "./supervisor.js";
+
+/** Run the worker command; resolves with the process exit code. */
+export async function runWorkerCli(argv: readonly string[], programName = "skein-worker"): Promise<number> {
+  const cli = cac(programName);
+  cli
+    .command("<scheduler>", "Start worker processes that connect to the scheduler at ws://host:port")
+    .option("--nworkers <n>", "Worker processes to run", { default: 1 })
+    .option("--nthreads <n>", "Executor threads per worker process", { default: 1 })
+    .option("--name <name>", "Worker name prefix; workers are <name>-0, <name>-1, …", { default: `${hostname()}-${process.pid}` })
+    .option("--memory-limit <size>", 'Memory limit per worker process, e.g. "4GB" or "4GiB" (0 = none)', { default: "0" })
+    .option("--interface <name>", 'Network interface to listen on and advertise, e.g. "ib0"')
+    .option("--host <address>", "Address to listen on (overrides --interface)")
+    .option("--resources <list>", 'Abstract resources this worker offers, e.g. "GPU=2,MEM=10e9"')
+    .option("--death-timeout <seconds>", "Exit if the scheduler cannot be reached for this long", { default: 60 })
+    .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`);
+  cli.help((sections) => [
+    ...sections,
+    {
+      title: "Secret",
+      body: `  The cluster secret is read from ${SECRET_ENV} or from the 0600 file named by ${SECRET_FILE_ENV},\n  never from the command line (other users can see command lines in ps).`,
+    },
+  ]);
+  cli.version(await ownVersion());
+
+  let parsed: ReturnType<typeof cli.parse>;
+  try {
+    parsed = cli.parse(["node", programName, ...argv], { run: false });
+  } catch (error) {
+    process.stderr.write(`${programName}: ${(error as Error).message}\nRun ${programName} --help for usage.\n`);
+    return WORKER_EXIT_CODES.BAD_CONFIG;
+  }
+  if (parsed.options.help || parsed.options.version) return 0;
+  try {
+    const options = toSupervisorOptions(parsed.args, parsed.options);
+    return await runSupervisor(options);
+  } catch (error) {
+    process.stderr.write(`${programName}: ${isSkeinError(error) ? error.message : (error as Error).stack}\n`);
+    return WORKER_EXIT_CODES.BAD_CONFIG;
+  }
+}
+
+function toSupervisorOptions(args: readonly string[], flags: Record<string, unknown>): SupervisorOptions {
+  const scheduler = args[0];
+  if (!scheduler) throw badOption("the scheduler address is required: skein worker ws://host:port");
+  const secret = secretFromEnvironment();
+  if (!secret) throw badOption(`no cluster secret: set ${SECRET_ENV}, or ${SECRET_FILE_ENV} to a 0600 file that holds it`);
+  const options: SupervisorOptions = {
+    schedulerAddress: scheduler,
+    secret,
+    name: String(flags.name),
+    nworkers: positiveInteger(flags.nworkers, "--nworkers"),
+    nthreads: positiveInteger(flags.nthreads, "--nthreads"),
+    memoryLimit: parseBytes(String(flags.memoryLimit), "--memory-limit"),
+    deathTimeoutMs: positiveNumber(flags.deathTimeout, "--death-timeout") * 1000,
+    resources: parseResources(flags.resources),
+  };
+  if (flags.interface !== undefined) options.interface = String(flags.interface);
+  if (flags.host !== undefined) options.host = String(flags.host);
+  return options;
+}
+
+/** "GPU=2,MEM=10e9" → { GPU: 2, MEM: 1e10 } */
+export function parseResources(value: unknown): Record<string, number> {
+  if (value === undefined || value === "") return {};
+  const resources: Record<string, number> = {};
+  for (const part of String(value).split(/[,\s]+/).filter(Boolean)) {
+    const match = /^([A-Za-z_][\w-]*)=(\d+(?:\.\d+)?(?:e\d+)?)$/.exec(part);
+    if (!match) throw badOption(`--resources entries must look like NAME=NUMBER (e.g. GPU=2,MEM=10e9), got "${part}"`);
+    resources[match[1] as string] = Number(match[2]);
+  }
+  return resources;
+}
+
+function positiveInteger(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw badOption(`${flag} must be a whole number of at least 1, got "${String(value)}"`);
+  return n;
+}
+
+function positiveNumber(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw badOption(`${flag} must be a positive number, got "${String(value)}"`);
+  return n;
+}
+
+function badOption(message: string): SkeinError {
+  return new SkeinError("worker", SKEIN_ERROR_CODES.BAD_OPTION, message);
+}
+
+async function ownVersion(): Promise<string> {
+  const { createRequire } = await import("node:module");
+  try {
+    return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Entry of one worker process under the supervisor. Options arrive in SKEIN_WORKER_OPTIONS, the
+ * secret in SKEIN_SECRET: nothing sensitive on the command line.
+ */
+import { SKEIN_ERROR_CODES, isSkeinError } from "@skein/serialization";
+import { log, secretFromEnvironment, setLogPrefix } from "@skein/transport";
+import { WORKER_EXIT_CODES } from "./exit-codes.js";
+import { startWorker, type WorkerOptions } from "./worker.js";
+
+async function main(): Promise<number> {
+  const options = JSON.parse(process.env.SKEIN_WORKER_OPTIONS ?? "{}") as Omit<WorkerOptions, "secret">;
+  const secret = secretFromEnvironment();
+  if (!secret) {
+    process.stderr.write("[skein] worker: no cluster secret in SKEIN_SECRET or SKEIN_SECRET_FILE\n");
+    return WORKER_EXIT_CODES.BAD_CONFIG;
+  }
+  // The secret now lives in this process's memory only; children and user code do not need it.
+  delete process.env.SKEIN_SECRET;
+  setLogPrefix(`worker ${options.name}`);
+  let worker;
+  try {
+    worker = await startWorker({ ...options, secret });
+  } catch (error) {
+    process.stderr.write(`[skein] worker ${options.name}: ${(error as Error).message}\n`);
+    if (isSkeinError(error) && error.code === SKEIN_ERROR_CODES.BAD_OPTION) return WORKER_EXIT_CODES.BAD_CONFIG;
+    return WORKER_EXIT_CODES.NEVER_CONNECTED;
+  }
+  const leave = (why: string) => void worker.close(why);
+  process.once("SIGTERM", () => leave("received SIGTERM"));
+  process.once("SIGINT", () => leave("received SIGINT"));
+  // The supervisor died (kill -9, qdel): its IPC channel closes, and we must not outlive it.
+  process.once("disconnect", () => leave("the supervisor process is gone"));
+  const exit = await worker.exited;
+  log.debug(`worker ${options.name} exits: ${exit.reason}`);
+  return exit.code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`[skein] worker crashed: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  },
+);

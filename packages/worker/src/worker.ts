@@ -1,0 +1,388 @@
+/**
+ * One worker process: a connection to the scheduler, a data server for peers and clients, and a
+ * pool of executor threads. The main thread only moves bytes and messages; user code and the
+ * decoding of user values happen in the threads.
+ */
+import { hostname } from "node:os";
+import { SKEIN_ERROR_CODES, type FunctionSpec, type Message, type MessageOf, type SchedulerToWorker } from "@skein/serialization";
+import { ExecutorPool } from "./executor-pool.js";
+import type { ThreadResult } from "./executor-protocol.js";
+import { CLOSE_CODES, PeerPool, connect, listen, listenHostFor, log, type Connection, type Listener } from "@skein/transport";
+
+import { WORKER_EXIT_CODES, type WorkerExit } from "./exit-codes.js";
+
+export interface WorkerOptions {
+  /** `ws://host:port` of the scheduler. */
+  schedulerAddress: string;
+  /** The cluster secret (from SKEIN_SECRET or SKEIN_SECRET_FILE, never the command line). */
+  secret: string;
+  /** Unique worker name, shown in errors and the dashboard. */
+  name: string;
+  /** Executor threads. @default 1 */
+  nthreads?: number;
+  /** Memory limit in bytes, reported to the scheduler; 0 means none. @default 0 */
+  memoryLimit?: number;
+  /** Network interface to listen on and advertise, e.g. "ib0". */
+  interface?: string;
+  /** Address to listen on; overrides `interface`. */
+  host?: string;
+  /** Abstract resources this worker offers, e.g. { GPU: 1 }. @default {} */
+  resources?: Record<string, number>;
+  /**
+   * Give up when the scheduler cannot be reached for this long (before the first connection).
+   * @default 60000
+   */
+  deathTimeoutMs?: number;
+  /** Send load figures to the scheduler this often; the scheduler also pings. @default 2000 */
+  heartbeatMs?: number;
+}
+
+export interface RunningWorker {
+  readonly name: string;
+  /** This worker's data server, `ws://host:port`. */
+  readonly address: string;
+  /** Settles when the worker has stopped, with the exit code its process should use. */
+  readonly exited: Promise<WorkerExit>;
+  /** Leave the cluster on purpose: the scheduler reschedules our tasks without blaming us. */
+  close(reason: string): Promise<WorkerExit>;
+}
+
+type TaskStatus = "fetching" | "ready" | "executing" | "cancelled";
+
+interface WorkerTask {
+  readonly key: string;
+  readonly fnHash: string;
+  readonly args: Uint8Array;
+  readonly deps: MessageOf<"compute-task">["deps"];
+  readonly priority: readonly number[];
+  status: TaskStatus;
+  readonly missing: Set<string>;
+}
+
+/** Start a worker and connect it to its scheduler. Rejects when the scheduler cannot be reached. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { name, secret, schedulerAddress } = options;
+  const nthreads = options.nthreads ?? 1;
+  const deathTimeoutMs = options.deathTimeoutMs ?? 60_000;
+  const heartbeatMs = options.heartbeatMs ?? 2000;
+
+  const store = new Map<string, Uint8Array>();
+  let storedBytes = 0;
+  const tasks = new Map<string, WorkerTask>();
+  const functions = new Map<string, FunctionSpec>();
+  const fetching = new Map<string, { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }>();
+  const peers = new PeerPool(secret, name);
+  let scheduler: Connection | undefined;
+  let stopping: Promise<WorkerExit> | undefined;
+  let resolveExited!: (exit: WorkerExit) => void;
+  const exited = new Promise<WorkerExit>((resolve) => (resolveExited = resolve));
+  let stimulusCounter = 0;
+  const stimulus = (what: string) => `${name}-${what}-${++stimulusCounter}`;
+  const send = (message: Message) => scheduler?.send(message);
+
+  const storeData = (key: string, bytes: Uint8Array) => {
+    const owned = ownBytes(bytes);
+    const previous = store.get(key);
+    if (previous) storedBytes -= previous.byteLength;
+    store.set(key, owned);
+    storedBytes += owned.byteLength;
+  };
+  const dropData = (key: string) => {
+    const bytes = store.get(key);
+    if (!bytes) return;
+    store.delete(key);
+    storedBytes -= bytes.byteLength;
+  };
+
+  const pool = new ExecutorPool({
+    nthreads,
+    lookupFunction: (hash) => functions.get(hash),
+    onResult: (result) => finish(result),
+    onThreadCrash: (keys, error) => {
+      for (const key of keys) {
+        finish({ key, ok: false, durationMs: 0, error: { name: "ExecutorCrashed", message: `the executor thread running this task died: ${error.message}` } });
+      }
+    },
+  });
+
+  const finish = (result: ThreadResult) => {
+    const task = tasks.get(result.key);
+    if (!task) return;
+    tasks.delete(result.key);
+    if (task.status === "cancelled") return;
+    if (result.ok) {
+      storeData(result.key, result.bytes);
+      send({ op: "task-finished", key: result.key, nbytes: result.bytes.byteLength, typeName: result.typeName, durationMs: result.durationMs, stimulusId: stimulus("finished") });
+    } else {
+      send({ op: "task-erred", key: result.key, error: result.error, durationMs: result.durationMs, stimulusId: stimulus("erred") });
+    }
+  };
+
+  const makeReady = (task: WorkerTask) => {
+    task.status = "ready";
+    const deps: [string, Uint8Array][] = task.deps.map((d) => [d.key, store.get(d.key) as Uint8Array]);
+    pool.submit({ key: task.key, fnHash: task.fnHash, args: ownBytes(task.args), deps, priority: task.priority });
+  };
+
+  // --- fetching inputs from peers ---
+
+  let fetchFlushScheduled = false;
+  const fetchQueue = new Map<string, Set<string>>();
+  const requestInput = (dep: WorkerTask["deps"][number], task: WorkerTask) => {
+    let entry = fetching.get(dep.key);
+    if (!entry) {
+      entry = { holders: shuffle([...dep.whoHas]), tried: new Set(), waiting: new Set() };
+      fetching.set(dep.key, entry);
+      queueFetch(dep.key, entry);
+    }
+    entry.waiting.add(task);
+  };
+  const queueFetch = (key: string, entry: { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }) => {
+    const holder = entry.holders.find((h) => !entry.tried.has(h));
+    if (!holder) {
+      inputUnavailable(key, entry);
+      return;
+    }
+    entry.tried.add(holder);
+    let keys = fetchQueue.get(holder);
+    if (!keys) fetchQueue.set(holder, (keys = new Set()));
+    keys.add(key);
+    if (!fetchFlushScheduled) {
+      fetchFlushScheduled = true;
+      setImmediate(flushFetches);
+    }
+  };
+  const flushFetches = () => {
+    fetchFlushScheduled = false;
+    const batches = [...fetchQueue];
+    fetchQueue.clear();
+    for (const [address, keys] of batches) {
+      peers.fetch(address, [...keys]).then(
+        ({ data, missing }) => {
+          const added: { key: string; nbytes: number }[] = [];
+          for (const [key, bytes] of Object.entries(data)) {
+            const entry = fetching.get(key);
+            if (!entry) continue;
+            fetching.delete(key);
+            storeData(key, bytes);
+            added.push({ key, nbytes: bytes.byteLength });
+            for (const task of entry.waiting) inputArrived(task, key);
+          }
+          if (added.length > 0) send({ op: "keys-added", keys: added, stimulusId: stimulus("fetched") });
+          for (const key of missing) retryFetch(key, address);
+        },
+        (error: Error) => {
+          log.debug(`worker ${name}: fetch from ${address} failed: ${error.message}`);
+          for (const key of keys) retryFetch(key, address);
+        },
+      );
+    }
+  };
+  const retryFetch = (key: string, from: string) => {
+    const entry = fetching.get(key);
+    if (!entry) return;
+    // Tell the scheduler its record was wrong, so it stops sending others there.
+    const first = [...entry.waiting][0];
+    if (first) send({ op: "missing-data", key: first.key, dep: key, from, stimulusId: stimulus("missing") });
+    if (entry.holders.some((h) => !entry.tried.has(h))) queueFetch(key, entry);
+    else inputUnavailable(key, entry);
+  };
+  const inputUnavailable = (key: string, entry: { waiting: Set<WorkerTask> }) => {
+    fetching.delete(key);
+    // Give the tasks back: the scheduler recomputes the input and places them again.
+    for (const task of entry.waiting) {
+      if (task.status !== "fetching") continue;
+      tasks.delete(task.key);
+      send({ op: "missing-data", key: task.key, dep: key, from: "", stimulusId: stimulus("missing") });
+    }
+  };
+  const inputArrived = (task: WorkerTask, key: string) => {
+    if (task.status !== "fetching") return;
+    task.missing.delete(key);
+    if (task.missing.size === 0) makeReady(task);
+  };
+
+  // --- messages from the scheduler ---
+
+  const handle = (message: SchedulerToWorker) => {
+    switch (message.op) {
+      case "define-functions":
+        for (const spec of message.functions) functions.set(spec.hash, spec);
+        return;
+      case "compute-task":
+        return computeTask(message);
+      case "free-keys":
+        for (const key of message.keys) freeKey(key);
+        return;
+      case "put-data":
+        storeData(message.key, message.data);
+        send({ op: "data-stored", requestId: message.requestId, key: message.key, nbytes: message.data.byteLength, stimulusId: message.stimulusId });
+        return;
+      case "close-worker":
+        void stop(WORKER_EXIT_CODES.CLOSED, `closed by the scheduler: ${message.reason}`);
+        return;
+      case "welcome":
+        return;
+      case "error":
+        log.warn(`worker ${name}: scheduler reported ${message.code}: ${message.message}`);
+        return;
+      default:
+        scheduler?.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker does not handle "${(message as { op: string }).op}"`);
+    }
+  };
+
+  const computeTask = (message: MessageOf<"compute-task">) => {
+    if (store.has(message.key)) {
+      // Computed before (e.g. rescheduled after a hiccup): the result is still here.
+      const bytes = store.get(message.key) as Uint8Array;
+      send({ op: "task-finished", key: message.key, nbytes: bytes.byteLength, typeName: "unknown", durationMs: 0, stimulusId: message.stimulusId });
+      return;
+    }
+    const existing = tasks.get(message.key);
+    if (existing && existing.status !== "cancelled") return;
+    const task: WorkerTask = {
+      key: message.key,
+      fnHash: message.fnHash,
+      args: message.args,
+      deps: message.deps,
+      priority: message.priority,
+      status: "fetching",
+      missing: new Set(message.deps.filter((d) => !store.has(d.key)).map((d) => d.key)),
+    };
+    tasks.set(task.key, task);
+    if (task.missing.size === 0) makeReady(task);
+    else for (const dep of task.deps) if (task.missing.has(dep.key)) requestInput(dep, task);
+  };
+
+  const freeKey = (key: string) => {
+    dropData(key);
+    const task = tasks.get(key);
+    if (!task) return;
+    if (task.status === "ready" && pool.cancel(key)) {
+      tasks.delete(key);
+      return;
+    }
+    if (task.status === "fetching") {
+      tasks.delete(key);
+      for (const entry of fetching.values()) entry.waiting.delete(task);
+      return;
+    }
+    // Already in a thread: let it finish, then drop the result.
+    task.status = "cancelled";
+  };
+
+  // --- data server: peers and clients fetch results here ---
+
+  const listenHost = options.host ?? (await listenHostFor(schedulerAddress, options.interface));
+  const dataServer: Listener = await listen({
+    host: listenHost,
+    port: 0,
+    secret,
+    roles: ["peer", "client"],
+    label: `worker ${name}`,
+    onConnection: ({ connection }) => {
+      connection.onMessages((messages) => {
+        for (const message of messages) {
+          if (message.op !== "get-data") {
+            if (message.op !== "error") connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker's data server only answers get-data, not "${message.op}"`, message.op);
+            continue;
+          }
+          const data: Record<string, Uint8Array> = {};
+          const missing: string[] = [];
+          for (const key of message.keys) {
+            const bytes = store.get(key);
+            if (bytes) data[key] = bytes;
+            else missing.push(key);
+          }
+          connection.send({ op: "data", requestId: message.requestId, data, missing });
+        }
+      });
+    },
+  });
+
+  // --- shutdown ---
+
+  const stop = (code: number, reason: string): Promise<WorkerExit> => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log.debug(`worker ${name} stopping: ${reason}`);
+      clearInterval(heartbeat);
+      // Busy threads are terminated, not awaited: a task in an endless loop must not keep a job alive.
+      await pool.terminate();
+      peers.close();
+      if (scheduler && !scheduler.closed) scheduler.close(CLOSE_CODES.SHUTDOWN, reason);
+      await dataServer.close();
+      const exit = { code, reason };
+      resolveExited(exit);
+      return exit;
+    })();
+    return stopping;
+  };
+
+  // --- connect ---
+
+  const registration: Message = {
+    op: "register-worker",
+    name,
+    address: dataServer.address,
+    nthreads,
+    memoryLimit: options.memoryLimit ?? 0,
+    host: hostname(),
+    pid: process.pid,
+    resources: options.resources ?? {},
+    holding: [],
+  };
+  try {
+    const connected = await connect(schedulerAddress, {
+      role: "worker",
+      secret,
+      name,
+      timeoutMs: deathTimeoutMs,
+      label: "scheduler",
+      retry: true,
+      firstMessages: [registration],
+    });
+    scheduler = connected.connection;
+  } catch (error) {
+    await pool.terminate();
+    peers.close();
+    await dataServer.close();
+    throw error;
+  }
+  scheduler.onMessages((messages) => {
+    for (const message of messages) handle(message as SchedulerToWorker);
+  });
+  scheduler.onClose((code, reason) => {
+    if (stopping) return;
+    // Without its scheduler a worker is useless and would burn the allocation: leave now.
+    void stop(WORKER_EXIT_CODES.SCHEDULER_LOST, `lost the scheduler at ${schedulerAddress} (${reason || `code ${code}`})`);
+  });
+  const heartbeat = setInterval(() => {
+    send({ op: "heartbeat", executing: pool.executing, ready: pool.queued, inMemory: store.size, nbytes: storedBytes, rss: process.memoryUsage.rss() });
+  }, heartbeatMs);
+  heartbeat.unref();
+  log.debug(`worker ${name} connected to ${schedulerAddress}, serving data on ${dataServer.address}`);
+
+  return {
+    name,
+    address: dataServer.address,
+    exited,
+    close: (reason: string) => stop(WORKER_EXIT_CODES.CLOSED, reason),
+  };
+}
+
+// --- internal ---
+
+/** A copy of `bytes` that owns its whole buffer (a view into a frame would keep the frame alive and be cloned whole). */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && !(bytes.buffer instanceof SharedArrayBuffer) ? bytes : bytes.slice();
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
