@@ -1,1 +1,1 @@
-export {};
+export { EXIT_CODES } from "./exit-codes.js";

@@ -1,10 +1,11 @@
+import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
+import type { ClusterBackend } from "./cluster/backend.js";
+import { Cluster } from "./cluster/cluster.js";
+import { COMMON_OPTION_KEYS, backendOptionsOf, resolveClusterSettings, type ClusterOptions, type ClusterSettings } from "./cluster/cluster-options.js";
+import { loadBackendModule } from "./config/backend-loader.js";
+import { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";
 import { badOption } from "./errors.js";
 import { unknownOptionMessage } from "./options.js";
-import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
-import { Cluster } from "./cluster/cluster.js";
-import { COMMON_OPTION_KEYS, backendOptionsOf, resolveClusterSettings, type ClusterOptions } from "./cluster/cluster-options.js";
-import { loadBackendModule } from "./config/backend-loader.js";
-import { loadConfig, type LoadConfigOptions } from "./config/load-config.js";
 
 /** Cluster options plus the chosen backend's own options (queue, account, resourceSpec, hosts, …). */
 export type CreateClusterOptions = ClusterOptions & Record<string, unknown>;
@@ -14,6 +15,20 @@ export type CreateClusterOptions = ClusterOptions & Record<string, unknown>;
  * (see `loadConfig`), and the backend defaults to "local". Options given here win over both.
  */
 export async function createCluster(options: CreateClusterOptions = {}, configOptions: LoadConfigOptions = {}): Promise<Cluster> {
+  const { backend, settings } = await resolveCluster(options, configOptions);
+  return Cluster.start(backend, settings);
+}
+
+export interface ResolvedCluster {
+  readonly loaded: LoadedConfig;
+  readonly settings: ClusterSettings;
+  readonly backend: ClusterBackend;
+  /** Where an option came from: "createCluster options", a file, "environment variable SKEIN_…", or "defaults". */
+  readonly sourceOf: (key: string) => string;
+}
+
+/** Everything `createCluster` does before starting anything: merge config, validate, build the backend. */
+export async function resolveCluster(options: CreateClusterOptions = {}, configOptions: LoadConfigOptions = {}): Promise<ResolvedCluster> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw badOption("cluster", `createCluster takes an object of options, e.g. createCluster({ backend: "pbs", cores: 12 }), got ${Array.isArray(options) ? "an array" : typeof options}`);
   }
@@ -25,7 +40,7 @@ export async function createCluster(options: CreateClusterOptions = {}, configOp
     merged[key] = value;
     sources[key] = "createCluster options";
   }
-  const sourceOf = (key: string) => sources[key] ?? "createCluster options";
+  const sourceOf = (key: string) => sources[key] ?? "defaults";
   const settings = resolveClusterSettings(merged, sourceOf);
   const module = await loadBackendModule(settings.backend, loaded.baseDir);
   const backendOptions = backendOptionsOf(merged);
@@ -41,5 +56,5 @@ export async function createCluster(options: CreateClusterOptions = {}, configOp
     }
   }
   const backend = await module.createBackend(backendOptions, { sourceOf, baseDir: loaded.baseDir });
-  return Cluster.start(backend, settings);
+  return { loaded, settings, backend, sourceOf };
 }

@@ -1,6 +1,6 @@
 /**
- * Where a task runs. Locality first (a dependent runs where its inputs are, unless moving it is
- * clearly cheaper than waiting), then estimated occupancy, within the task's restrictions.
+ * Where a task runs. Locality first (a dependent runs on a worker that holds its inputs), then
+ * estimated occupancy, within the task's restrictions.
  */
 import type { SchedulerState, TaskState, WorkerState } from "./state/task-state.js";
 
@@ -21,7 +21,14 @@ export function validWorkers(state: SchedulerState, ts: TaskState): WorkerState[
 /** A worker has enough work queued that more root tasks should wait on the scheduler. */
 export function isSaturated(state: SchedulerState, ws: WorkerState): boolean {
   const { saturationSeconds, saturationTasksPerThread } = state.config;
-  return ws.processing.size >= ws.nthreads * saturationTasksPerThread && ws.occupancy >= ws.nthreads * saturationSeconds;
+  return ws.processing.size >= ws.nthreads * saturationTasksPerThread && occupancyOf(state, ws) >= ws.nthreads * saturationSeconds;
+}
+
+/** Estimated seconds of work sent to `ws` and not finished, with today's duration estimates. */
+export function occupancyOf(state: SchedulerState, ws: WorkerState): number {
+  let seconds = 0;
+  for (const [prefix, count] of ws.processingPrefixes) seconds += count * (state.durations.get(prefix) ?? state.config.unknownDuration);
+  return seconds;
 }
 
 /** Estimated seconds one call of this task takes. */
@@ -45,14 +52,19 @@ export function decideWorker(state: SchedulerState, ts: TaskState, candidates = 
     let best: WorkerState | undefined;
     for (const ws of candidates) {
       if (isSaturated(state, ws)) continue;
-      if (!best || loadOf(ws) < loadOf(best)) best = ws;
+      if (!best || loadOf(state, ws) < loadOf(state, best)) best = ws;
     }
     return best;
   }
+  // A task with inputs runs on a worker that holds some of them (as Dask does): moving it for a
+  // load difference computed from estimates would trade certain transfers for guessed gains.
+  // Idle workers get such tasks through work stealing instead.
+  const holders = candidates.filter((ws) => holdsAnyInput(ts, ws));
+  const pool = holders.length > 0 ? holders : candidates;
   let best: WorkerState | undefined;
   let bestCost = Number.POSITIVE_INFINITY;
-  for (const ws of candidates) {
-    const cost = loadOf(ws) + transferCost(ts, ws);
+  for (const ws of pool) {
+    const cost = loadOf(state, ws) + transferCost(ts, ws);
     if (cost < bestCost || (cost === bestCost && best && ws.processing.size < best.processing.size)) {
       best = ws;
       bestCost = cost;
@@ -61,9 +73,14 @@ export function decideWorker(state: SchedulerState, ts: TaskState, candidates = 
   return best;
 }
 
+function holdsAnyInput(ts: TaskState, ws: WorkerState): boolean {
+  for (const dep of ts.dependencies) if (dep.whoHas.has(ws)) return true;
+  return false;
+}
+
 /** Estimated seconds until a new task would start on `ws`. */
-function loadOf(ws: WorkerState): number {
-  return ws.occupancy / ws.nthreads;
+function loadOf(state: SchedulerState, ws: WorkerState): number {
+  return occupancyOf(state, ws) / ws.nthreads;
 }
 
 /** Estimated seconds to bring the task's missing inputs to `ws`. */
@@ -83,7 +100,7 @@ export function takeFromQueue(state: SchedulerState, ws: WorkerState): TaskState
   if (ws.status !== "running") return [];
   const taken: TaskState[] = [];
   let count = ws.processing.size;
-  let occupancy = ws.occupancy;
+  let occupancy = occupancyOf(state, ws);
   const { saturationSeconds, saturationTasksPerThread } = state.config;
   const restricted: TaskState[] = [];
   while (state.queued.size > 0) {

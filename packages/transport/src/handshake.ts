@@ -254,15 +254,15 @@ function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promis
 }
 
 function checkAddress(address: string): URL {
+  const bad = () =>
+    new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} must start with ws:// (or wss://), e.g. ws://127.0.0.1:8786`);
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} is not a URL; expected ws://host:port`);
+    throw bad();
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} must start with ws:// (or wss://), e.g. ws://127.0.0.1:8786`);
-  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw bad();
   if (!url.port) {
     throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `scheduler address ${JSON.stringify(address)} has no port; expected ws://host:port`);
   }

@@ -62,11 +62,20 @@ export class ExecutorPool {
     this.#dispatch();
   }
 
-  /** Drop a task that has not started yet; returns false when it is already running. */
+  /**
+   * Drop a task. A queued one is simply removed; a running one that has its thread to itself is
+   * stopped by replacing the thread (JS cannot interrupt a function from outside). Returns false
+   * only for a short task running inside a batch: it finishes, and its result is discarded.
+   */
   cancel(key: string): boolean {
     const index = this.#ready.findIndex((t) => t.key === key);
-    if (index === -1) return false;
-    this.#ready.splice(index, 1);
+    if (index !== -1) {
+      this.#ready.splice(index, 1);
+      return true;
+    }
+    const slot = this.#slots.find((s) => s.running.has(key));
+    if (!slot || slot.running.size > 1) return false;
+    this.#retire(slot);
     return true;
   }
 
@@ -139,6 +148,14 @@ export class ExecutorPool {
     // Executor threads never keep the process alive on their own; the worker's connection does.
     thread.unref();
     return slot;
+  }
+
+  /** Replace a thread on purpose: its tasks are dropped, not reported. */
+  #retire(slot: ThreadSlot): void {
+    const index = this.#slots.indexOf(slot);
+    this.#slots[index] = this.#spawn();
+    void slot.thread.terminate();
+    this.#dispatch();
   }
 
   #replace(slot: ThreadSlot, error: Error): void {

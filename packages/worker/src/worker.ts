@@ -47,7 +47,8 @@ export interface RunningWorker {
   close(reason: string): Promise<WorkerExit>;
 }
 
-type TaskStatus = "fetching" | "ready" | "executing" | "cancelled";
+/** fetching: inputs on their way; ready: in the executor pool (queued or running); cancelled: freed while running in a batch. */
+type TaskStatus = "fetching" | "ready" | "cancelled";
 
 interface WorkerTask {
   readonly key: string;
@@ -259,6 +260,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const task = tasks.get(key);
     if (!task) return;
     if (task.status === "ready" && pool.cancel(key)) {
+      // Queued or running alone in its thread: gone now, nothing more will be reported.
       tasks.delete(key);
       return;
     }
@@ -267,7 +269,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       for (const entry of fetching.values()) entry.waiting.delete(task);
       return;
     }
-    // Already in a thread: let it finish, then drop the result.
+    // A short task inside a batch: let it finish, then drop the result.
     task.status = "cancelled";
   };
 

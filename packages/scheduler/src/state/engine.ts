@@ -4,6 +4,7 @@
  */
 import { recommend, type Effect, type MessageEffect, type Recommend } from "./effects.js";
 import type { SchedulerEvent } from "./events.js";
+import { takeFromQueue } from "../placement.js";
 import { handleEvent } from "./handlers/index.js";
 import { validateState, validateTask } from "./invariants.js";
 import type { SchedulerState, TaskState, TaskStatus } from "./task-state.js";
@@ -20,7 +21,30 @@ export class InvalidTransitionError extends Error {
 /** Apply one event and every transition it leads to. */
 export function applyEvent(state: SchedulerState, event: SchedulerEvent): MessageEffect[] {
   const messages = drain(state, handleEvent(state, event), event.stimulusId);
+  messages.push(...fillQueueSlots(state, event.stimulusId));
   if (state.config.validate) validateState(state);
+  return messages;
+}
+
+/**
+ * Give queued root tasks to workers with room, once the event's own transitions are done (dask's
+ * `stimulus_queue_slots_maybe_opened`). Done here rather than in the event handlers, which ran
+ * before the finished task had left its worker (one task fewer than saturation allows; none at all
+ * with saturationTasksPerThread 1), never for cancelled or released tasks, and could pick a queued
+ * task that the same event was about to release, losing the slot. Every round takes tasks out of
+ * the queue, so the loop ends.
+ */
+function fillQueueSlots(state: SchedulerState, stimulusId: string): MessageEffect[] {
+  const messages: MessageEffect[] = [];
+  let before: number;
+  do {
+    before = state.queued.size;
+    for (const ws of state.workers.values()) {
+      if (state.queued.size === 0) break;
+      const taken = takeFromQueue(state, ws).map((ts) => recommend(ts, "processing", ws));
+      if (taken.length > 0) messages.push(...drain(state, taken, stimulusId));
+    }
+  } while (state.queued.size > 0 && state.queued.size < before);
   return messages;
 }
 

@@ -39,8 +39,6 @@ export interface TaskState {
   readonly whoWants: Set<ClientState>;
   readonly whoHas: Set<WorkerState>;
   processingOn: WorkerState | undefined;
-  /** Occupancy charged to `processingOn` when the task was sent, in seconds. */
-  cost: number;
   nbytes: number;
   typeName: string;
   /** Names of workers that died while running this task. */
@@ -67,8 +65,12 @@ export interface WorkerState {
   readonly hasWhat: Set<TaskState>;
   /** Bytes of results held. */
   nbytes: number;
-  /** Estimated seconds of work sent and not finished. */
-  occupancy: number;
+  /**
+   * Tasks sent and not finished, counted by prefix. Occupancy (estimated seconds of work) is
+   * computed from these counts and the current duration estimates, so it never goes stale when an
+   * estimate improves.
+   */
+  readonly processingPrefixes: Map<string, number>;
   /** Function hashes this worker has been sent. */
   readonly knownFunctions: Set<string>;
   lastSeen: number;
@@ -144,7 +146,6 @@ export function newTask(key: string, priority: readonly [number, number]): TaskS
     whoWants: new Set(),
     whoHas: new Set(),
     processingOn: undefined,
-    cost: 0,
     nbytes: 0,
     typeName: "",
     suspicious: undefined,

@@ -1,8 +1,9 @@
 /** Events that come from workers: joining, leaving, results, failures, data movements. */
 import { SKEIN_ERROR_CODES } from "@skein/serialization";
-import { recordDuration, takeFromQueue, validWorkers } from "../../placement.js";
+import { recordDuration, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
+import { before } from "../task-queue.js";
 import { newTask, type SchedulerState, type TaskState, type WorkerState } from "../task-state.js";
 import { addReplica, removeReplica } from "../transitions/common.js";
 
@@ -20,17 +21,19 @@ export function workerAdded(state: SchedulerState, event: EventOf<"worker-added"
     processing: new Set(),
     hasWhat: new Set(),
     nbytes: 0,
-    occupancy: 0,
+    processingPrefixes: new Map(),
     knownFunctions: new Set(),
     lastSeen: Date.now(),
     metrics: { executing: 0, ready: 0, rss: 0 },
   };
   state.workers.set(ws.id, ws);
   const effects: Effect[] = workersChanged(state);
-  for (const ts of state.noWorker) {
-    if (validWorkers(state, ts).includes(ws)) effects.push(recommend(ts, "processing"));
-  }
-  for (const ts of takeFromQueue(state, ws)) effects.push(recommend(ts, "processing", ws));
+  // In priority order, like the queue: the set is in arrival order, and tasks that came back from
+  // a lost worker arrive after lower-priority ones that were only queued.
+  const runnable = [...state.noWorker].filter((ts) => validWorkers(state, ts).includes(ws));
+  runnable.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  for (const ts of runnable) effects.push(recommend(ts, "processing"));
+  // Queued root tasks follow from the engine once these are placed (fillQueueSlots).
   return effects;
 }
 
@@ -71,24 +74,25 @@ export function taskFinished(state: SchedulerState, event: EventOf<"task-finishe
   if (!ws) return [];
   const ts = state.tasks.get(event.key);
   recordDurationOf(state, ts, event.durationMs);
-  if (!ts || ts.processingOn !== ws) return [...unexpectedResult(state, ws, ts, event.key, event.nbytes, event.stimulusId), ...refill(state, ws)];
+  if (!ts || ts.processingOn !== ws) return unexpectedResult(state, ws, ts, event.key, event.nbytes, event.stimulusId);
   ts.nbytes = event.nbytes;
   ts.typeName = event.typeName;
-  return [recommend(ts, "memory"), ...refill(state, ws)];
+  // The slot it frees is refilled from the queue by the engine, after this event's transitions.
+  return [recommend(ts, "memory")];
 }
 
 export function taskErred(state: SchedulerState, event: EventOf<"task-erred">): Effect[] {
   const ws = state.workers.get(event.workerId);
   if (!ws) return [];
   const ts = state.tasks.get(event.key);
-  if (!ts || ts.processingOn !== ws) return refill(state, ws);
+  if (!ts || ts.processingOn !== ws) return [];
   if (ts.retries > 0) {
     ts.retries -= 1;
-    return [recommend(ts, "waiting"), ...refill(state, ws)];
+    return [recommend(ts, "waiting")];
   }
   ts.exception = event.error;
   ts.exceptionBlame = ts;
-  return [recommend(ts, "erred"), ...refill(state, ws)];
+  return [recommend(ts, "erred")];
 }
 
 /** A worker fetched copies of dependencies from its peers. */
@@ -123,8 +127,9 @@ export function missingData(state: SchedulerState, event: EventOf<"missing-data"
 /** A worker stored scattered data. */
 export function dataStored(state: SchedulerState, event: EventOf<"data-stored">): Effect[] {
   const ws = state.workers.get(event.workerId);
+  if (!ws) return [];
   const pending = state.scatters.get(String(event.requestId));
-  if (!ws || !pending) return [];
+  if (!pending || state.clients.get(pending.client.id) !== pending.client) return orphanedCopy(state, ws, event);
   const effects: Effect[] = [];
   let ts = state.tasks.get(event.key);
   if (!ts) {
@@ -133,10 +138,8 @@ export function dataStored(state: SchedulerState, event: EventOf<"data-stored">)
   }
   ts.nbytes = event.nbytes;
   ts.typeName ||= "scattered";
-  if (state.clients.has(pending.client.id)) {
-    ts.whoWants.add(pending.client);
-    pending.client.wants.add(ts);
-  }
+  ts.whoWants.add(pending.client);
+  pending.client.wants.add(ts);
   if (ts.status === "memory") addReplica(ts, ws);
   else effects.push(recommend(ts, "memory", ws));
   pending.remaining.delete(`${event.key}\0${ws.id}`);
@@ -152,10 +155,23 @@ export function dataStored(state: SchedulerState, event: EventOf<"data-stored">)
 
 // --- internal ---
 
-/** After a worker finished something, give it more queued root tasks if it has room. */
-function refill(state: SchedulerState, ws: WorkerState): Effect[] {
-  if (state.queued.size === 0) return [];
-  return takeFromQueue(state, ws).map((ts) => recommend(ts, "processing", ws));
+/**
+ * A scattered copy nobody will ask for: its scatter already failed (another of its workers left)
+ * or its client left before the data arrived. Kept, it would sit on the worker for good, wanted by
+ * no one (before this, it became a "memory" task that nothing ever released).
+ */
+function orphanedCopy(state: SchedulerState, ws: WorkerState, event: EventOf<"data-stored">): Effect[] {
+  const pending = state.scatters.get(String(event.requestId));
+  if (pending) {
+    pending.remaining.delete(`${event.key}\0${ws.id}`);
+    if (pending.remaining.size === 0) state.scatters.delete(String(event.requestId));
+  }
+  const ts = state.tasks.get(event.key);
+  if (ts?.status === "memory") {
+    addReplica(ts, ws);
+    return [];
+  }
+  return [toWorker(ws, { op: "free-keys", keys: [event.key], stimulusId: event.stimulusId })];
 }
 
 function recordDurationOf(state: SchedulerState, ts: TaskState | undefined, durationMs: number): void {

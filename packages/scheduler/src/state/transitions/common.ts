@@ -1,6 +1,6 @@
 /** Bookkeeping shared by several transitions. Pure over the state; returns effects. */
 import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
-import { decideWorker, estimateDuration, validWorkers } from "../../placement.js";
+import { decideWorker, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { SchedulerState, TaskState, TaskStatus, WorkerState } from "../task-state.js";
 
@@ -27,13 +27,10 @@ export function isNeeded(ts: TaskState): boolean {
 
 /** Decide what a task that just became released does next. */
 export function afterRelease(ts: TaskState): Effect[] {
-  if (isNeeded(ts)) {
-    if (ts.run) return [recommend(ts, "waiting")];
-    // Scattered data has no recipe: once its last copy is gone it cannot come back.
-    ts.exception = dataLost(ts);
-    ts.exceptionBlame = ts;
-    return [recommend(ts, "erred")];
-  }
+  // Scattered data (no recipe) goes the same way: released->waiting turns it into a DATA_LOST
+  // error. Setting the exception here, on a task that is still "released", broke the invariant
+  // "an exception exactly while erred" at the end of this very transition.
+  if (isNeeded(ts)) return [recommend(ts, "waiting")];
   return ts.dependents.size === 0 ? [recommend(ts, "forgotten")] : [];
 }
 
@@ -65,9 +62,8 @@ export function startProcessing(state: SchedulerState, ts: TaskState, ctx: Trans
     if (!ws) return decline("queued");
   }
   ts.processingOn = ws;
-  ts.cost = estimateDuration(state, ts);
   ws.processing.add(ts);
-  ws.occupancy += ts.cost;
+  ws.processingPrefixes.set(ts.prefix, (ws.processingPrefixes.get(ts.prefix) ?? 0) + 1);
   const effects: Effect[] = [];
   if (!ws.knownFunctions.has(run.fnHash)) {
     const spec = state.functions.get(run.fnHash);
@@ -87,9 +83,10 @@ export function stopProcessing(ts: TaskState): WorkerState | undefined {
   const ws = ts.processingOn;
   if (!ws) return undefined;
   ws.processing.delete(ts);
-  ws.occupancy = ws.processing.size === 0 ? 0 : Math.max(0, ws.occupancy - ts.cost);
+  const count = (ws.processingPrefixes.get(ts.prefix) ?? 1) - 1;
+  if (count > 0) ws.processingPrefixes.set(ts.prefix, count);
+  else ws.processingPrefixes.delete(ts.prefix);
   ts.processingOn = undefined;
-  ts.cost = 0;
   return ws;
 }
 

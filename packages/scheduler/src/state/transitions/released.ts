@@ -1,14 +1,21 @@
 import { recommend, type Effect } from "../effects.js";
 import type { SchedulerState, TaskState } from "../task-state.js";
-import { addReplica, announceErred, announceMemory, dataLost, decline, inheritFailure, type Decline, type TransitionContext } from "./common.js";
+import { addReplica, announceErred, announceMemory, dataLost, decline, inheritFailure, isNeeded, type Decline, type TransitionContext } from "./common.js";
 
 /** Someone needs the result: wait for the dependencies, or run now if they are all in memory. */
 export function releasedToWaiting(_state: SchedulerState, ts: TaskState): Effect[] | Decline {
+  // A stale recommendation: the task stopped being needed later in the same event (the dependent
+  // that would read it failed or was released meanwhile). Waiting now computes a result nobody
+  // reads, which then stays in memory, erred or no-worker for good.
+  if (!isNeeded(ts)) return decline(ts.dependents.size === 0 ? "forgotten" : "released");
   if (!ts.run) {
     ts.exception = dataLost(ts);
     ts.exceptionBlame = ts;
     return decline("erred");
   }
+  // Failed on arrival (unknown dependency or function, see graphUpdated) and not erred yet,
+  // because a dependent's recommendation to wait overtook the one to err: it must not run.
+  if (ts.exception) return decline("erred");
   for (const dep of ts.dependencies) {
     if (dep.status === "erred") return decline("erred");
   }

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/** `skein`: scheduler, worker, job-script, info. */
+import { cac } from "cac";
+import { isSkeinError } from "@skein/core";
+import { runInfo } from "./commands/info.js";
+import { runJobScript } from "./commands/job-script.js";
+import { runScheduler } from "./commands/scheduler.js";
+import { runWorkerCli } from "@skein/worker";
+import { EXIT_CODES } from "./exit-codes.js";
+import { version } from "./version.js";
+
+async function main(argv: string[]): Promise<number> {
+  // `skein worker …` has its own parser (shared with the skein-worker binary), so hand it the rest as is.
+  if (argv[0] === "worker") return runWorkerCli(argv.slice(1), "skein worker");
+
+  const cli = cac("skein");
+  cli
+    .command("scheduler", "Run a scheduler on its own; clients and workers connect to its address")
+    .option("--host <address>", "Address to listen on", { default: "127.0.0.1" })
+    .option("--port <port>", "Port to listen on (0 picks a free one)", { default: 8786 })
+    .option("--interface <name>", 'Listen on this network interface, e.g. "ib0" (overrides --host)')
+    .option("--secret-file <path>", "Write a new secret here (0600), or read it from here if it exists")
+    .example("  skein scheduler --interface ib0 --secret-file ~/.skein/secret")
+    .action((options) => runScheduler(options));
+  cli.command("worker <scheduler>", "Start worker processes (see: skein worker --help)");
+  cli
+    .command("job-script", "Print the job script the configured cluster would submit")
+    .option("--config <path>", "Config file to use instead of skein.config.* here")
+    .action((options) => runJobScript(options));
+  cli
+    .command("info", "Show where the configuration comes from, the backend, and the worker command")
+    .option("--config <path>", "Config file to use instead of skein.config.* here")
+    .action((options) => runInfo(options));
+  cli.help();
+  cli.version(version());
+
+  let parsed;
+  try {
+    parsed = cli.parse(["node", "skein", ...argv], { run: false });
+  } catch (error) {
+    process.stderr.write(`skein: ${(error as Error).message}\nRun skein --help for usage.\n`);
+    return EXIT_CODES.USAGE;
+  }
+  if (parsed.options.help || parsed.options.version) return EXIT_CODES.OK;
+  if (!cli.matchedCommand) {
+    process.stderr.write(argv.length === 0 ? cliUsage() : `skein: unknown command "${argv[0]}"\n${cliUsage()}`);
+    return EXIT_CODES.USAGE;
+  }
+  return (await cli.runMatchedCommand()) as number;
+}
+
+function cliUsage(): string {
+  return "Usage: skein <scheduler|worker|job-script|info> [options]\nRun skein --help for details.\n";
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`skein: ${isSkeinError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+    process.exitCode = isSkeinError(error) && error.code === "SKEIN_ERR_BAD_OPTION" ? EXIT_CODES.USAGE : EXIT_CODES.FAILURE;
+  },
+);

@@ -1,0 +1,56 @@
+/** `skein scheduler`: a scheduler on its own, for clients and workers that connect by address. */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { startScheduler } from "@skein/scheduler";
+import { generateSecret, interfaceAddress, readSecretFile, secretFromEnvironment } from "@skein/transport";
+import { EXIT_CODES } from "../exit-codes.js";
+
+interface SchedulerFlags {
+  host: string;
+  port: number | string;
+  interface?: string;
+  secretFile?: string;
+}
+
+export async function runScheduler(flags: SchedulerFlags): Promise<number> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`skein scheduler: --port must be a port number (0-65535), got "${flags.port}"\n`);
+    return EXIT_CODES.USAGE;
+  }
+  const host = flags.interface ? interfaceAddress(flags.interface) : flags.host;
+  const { secret, secretFile } = obtainSecret(flags.secretFile);
+  const scheduler = await startScheduler({ secret, host, port });
+  process.stdout.write(`Skein scheduler listening on ${scheduler.address}\n`);
+  process.stdout.write(
+    secretFile
+      ? `Secret in ${secretFile}: connect with SKEIN_SECRET_FILE=${secretFile}\n`
+      : "Secret taken from SKEIN_SECRET / SKEIN_SECRET_FILE.\n",
+  );
+  process.stdout.write(`  workers: SKEIN_SECRET_FILE=… skein worker ${scheduler.address} --nworkers 4\n`);
+  process.stdout.write(`  clients: await Client.connect("${scheduler.address}")\n`);
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await scheduler.close({ closeWorkers: true });
+  return EXIT_CODES.OK;
+}
+
+/** Secret from the environment, from an existing file, or a new one written to the file (0600). */
+function obtainSecret(file: string | undefined): { secret: string; secretFile?: string } {
+  if (file) {
+    const path = resolve(file);
+    if (existsSync(path)) return { secret: readSecretFile(path), secretFile: path };
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const secret = generateSecret();
+    writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: "wx" });
+    return { secret, secretFile: path };
+  }
+  const fromEnv = secretFromEnvironment();
+  if (fromEnv) return { secret: fromEnv };
+  throw Object.assign(new Error("no secret: pass --secret-file <path> (a new secret is written there, 0600) or set SKEIN_SECRET / SKEIN_SECRET_FILE"), {
+    code: "SKEIN_ERR_BAD_OPTION",
+  });
+}

@@ -1,0 +1,70 @@
+/** `skein scheduler` and `skein worker` as separate processes, and a client that connects by address. */
+import { spawn } from "node:child_process";
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { Client } from "@skein/core";
+import { expectNoProcessesLeft, runNode, TEST_MARK, until } from "./helpers.js";
+
+const cli = fileURLToPath(new URL("../../cli/dist/cli.js", import.meta.url));
+const env = { ...process.env, SKEIN_TEST_MARK: TEST_MARK };
+
+describe("skein scheduler + skein worker", () => {
+  afterEach(async () => {
+    await expectNoProcessesLeft();
+  });
+
+  it("run a computation for a client that connects by address, and stop cleanly on SIGTERM", async () => {
+    const secretFile = join(mkdtempSync(join(tmpdir(), "skein-cli-")), "cluster.secret");
+    const scheduler = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--secret-file", secretFile], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    scheduler.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    const address = await until(() => /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: "the scheduler address" });
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    expect(out).toContain(`SKEIN_SECRET_FILE=${secretFile}`);
+
+    const worker = spawn(process.execPath, [cli, "worker", address, "--nworkers", "2", "--name", "cli"], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, stdio: "ignore" });
+    const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
+    const client = await Client.connect(address, { secret: (await import("@skein/transport")).readSecretFile(secretFile) });
+    try {
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      expect([...client.workers].sort()).toEqual(["cli-0", "cli-1"]);
+      const total = client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), client.map((x: number) => x * 2, [1, 2, 3]));
+      expect(await total.result()).toBe(12);
+    } finally {
+      await client.close();
+    }
+    scheduler.kill("SIGTERM");
+    // The scheduler tells its workers to leave; their supervisor then exits 0.
+    expect(await workerExit).toBe(0);
+  });
+
+  it("explain what is missing: no secret, bad port, unknown command", async () => {
+    const noSecret = await runNode([cli, "worker", "ws://127.0.0.1:1"], { env: { SKEIN_SECRET: "", SKEIN_SECRET_FILE: "" } });
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toContain("no cluster secret: set SKEIN_SECRET, or SKEIN_SECRET_FILE");
+    const badPort = await runNode([cli, "scheduler", "--port", "99999"]);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain("--port must be a port number");
+    const unknown = await runNode([cli, "frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const badWorkers = await runNode([cli, "worker", "ws://127.0.0.1:1", "--nworkers", "0"], { env: { SKEIN_SECRET: "x" } });
+    expect(badWorkers.stderr).toContain("--nworkers must be a whole number of at least 1");
+  });
+
+  it("prints the job script and the configuration in use", async () => {
+    const script = await runNode([cli, "job-script"], { env: { SKEIN_NAME: "demo", SKEIN_PROCESSES: "2", SKEIN_CORES: "4" } });
+    expect(script.code).toBe(0);
+    expect(script.stdout).toMatch(/exec .*node .*bin\.js 'ws:\/\/<scheduler-host>:<port>' --nworkers 2 --nthreads 2 --name demo-0/);
+    expect(script.stdout).not.toContain("SKEIN_SECRET=");
+    const info = await runNode([cli, "info"], { env: { SKEIN_CORES: "4" } });
+    expect(info.stdout).toContain("env   SKEIN_CORES");
+    expect(info.stdout).toMatch(/cores\s+4\s+environment variable SKEIN_CORES/);
+    const bad = await runNode([cli, "info"], { env: { SKEIN_WALTIME: "01:00:00" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown option "waltime" in environment variable SKEIN_WALTIME (did you mean "walltime"?)');
+  });
+});

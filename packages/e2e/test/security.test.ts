@@ -1,0 +1,112 @@
+/** Secure by default: nothing on the network runs code, or serves data, without the cluster's secret. */
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { Client, type Cluster } from "@skein/core";
+import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from "@skein/serialization";
+import { readSecretFile } from "@skein/transport";
+import { commandLineOf, expectNoProcessesLeft, processesWithMark, runNode, startLocal, TEST_MARK, type LocalSetup } from "./helpers.js";
+
+let setup: LocalSetup;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  setup = await startLocal(2);
+  cluster = setup.cluster;
+});
+afterAll(async () => {
+  await setup?.close();
+  await expectNoProcessesLeft();
+});
+
+/** Open a raw WebSocket, send one frame, and report how the server answered. */
+function rawExchange(address: string, frame: Uint8Array | string): Promise<{ messages: unknown[]; code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(address);
+    const messages: unknown[] = [];
+    ws.on("open", () => ws.send(frame));
+    ws.on("message", (data) => messages.push(...decodeFrame(data as Buffer)));
+    ws.on("close", (code, reason) => resolve({ messages, code, reason: reason.toString() }));
+    ws.on("error", reject);
+  });
+}
+
+const hello = (secret: string, role = "client") => encodeFrame([{ op: "hello", role, protocol: PROTOCOL_VERSION, secret, name: "intruder" }]);
+
+describe("the cluster secret", () => {
+  it("is random per cluster and long", () => {
+    expect(cluster.secret.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("refuses a client with the wrong secret, saying why", async () => {
+    await expect(Client.connect(cluster.schedulerAddress, { secret: "guess", timeout: 2000 })).rejects.toMatchObject({
+      code: "SKEIN_ERR_AUTH_FAILED",
+      message: expect.stringContaining("wrong cluster secret"),
+    });
+  });
+
+  it("closes a raw connection whose hello is wrong before reading anything else", async () => {
+    const task = { op: "update-graph", functions: [], tasks: [], wants: [], stimulusId: "x" };
+    const result = await rawExchange(cluster.schedulerAddress, encodeFrame([{ op: "hello", role: "client", protocol: PROTOCOL_VERSION, secret: "nope", name: "x" }, task]));
+    expect(result.code).toBe(4001);
+    expect(result.reason).toContain("wrong cluster secret");
+    expect(result.messages).toEqual([{ op: "error", code: "SKEIN_ERR_AUTH_FAILED", message: expect.stringContaining("wrong cluster secret") }]);
+  });
+
+  it("refuses a connection that starts with anything but hello", async () => {
+    const result = await rawExchange(cluster.schedulerAddress, encodeFrame([{ op: "identity", requestId: 1 }]));
+    expect(result.code).toBe(4002);
+    expect(result.reason).toMatch(/first message must be "hello"/);
+  });
+
+  it("refuses garbage and text frames", async () => {
+    expect((await rawExchange(cluster.schedulerAddress, new Uint8Array([0xff, 0xfe, 0x00]))).code).toBe(4002);
+    expect((await rawExchange(cluster.schedulerAddress, "hello")).reason).toMatch(/expected a binary CBOR frame/);
+  });
+
+  it("guards the workers' data servers too", async () => {
+    const worker = [...cluster.scheduler.state.workers.values()][0]!;
+    const result = await rawExchange(worker.address, hello("nope", "peer"));
+    expect(result.code).toBe(4001);
+  });
+
+  it("never appears on a command line", () => {
+    const pids = processesWithMark();
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    for (const pid of pids) expect(commandLineOf(pid)).not.toContain(cluster.secret);
+  });
+
+  it("keeps the scheduler and the workers on loopback by default", () => {
+    expect(cluster.schedulerAddress).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    for (const ws of cluster.scheduler.state.workers.values()) expect(ws.address).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe("workers with the wrong secret", () => {
+  it("exit with the scheduler's reason", async () => {
+    const bin = fileURLToPath(new URL("../../worker/dist/bin.js", import.meta.url));
+    const result = await runNode([bin, cluster.schedulerAddress, "--death-timeout", "5"], { env: { SKEIN_SECRET: "wrong", SKEIN_TEST_MARK: TEST_MARK } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("refused us: wrong cluster secret");
+  });
+});
+
+describe("secret files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "skein-secret-"));
+
+  it("are refused when other users can read them", () => {
+    const file = join(dir, "open.secret");
+    writeFileSync(file, "abc\n");
+    chmodSync(file, 0o644);
+    expect(() => readSecretFile(file)).toThrow(/can be read by other users \(mode 644\); run: chmod 600/);
+  });
+
+  it("are read when private", () => {
+    const file = join(dir, "private.secret");
+    writeFileSync(file, "s3cret\n", { mode: 0o600 });
+    expect(readSecretFile(file)).toBe("s3cret");
+  });
+});
