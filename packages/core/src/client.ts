@@ -9,6 +9,7 @@ import {
   decodeError,
   decodeValue,
   encodeValue,
+  type FunctionReference,
   type FunctionSpec,
   type Message,
   type SchedulerToClient,
@@ -59,8 +60,13 @@ export interface SchedulerIdentity {
 
 /** Task submission with a fixed set of per-call options (see `client.with`). */
 export interface TaskSubmitter {
+  /** Run `fn(...args)` on the cluster. Arguments may be futures, or contain futures at any depth. */
   submit<F extends AnyFunction>(fn: F | FunctionRef<F>, ...args: FuturableArgs<Parameters<F>>): Future<Awaited<ReturnType<F>>>;
+  /** A function by reference without a type: `submit({ module, export }, ...args)`. */
+  submit<R = unknown>(fn: FunctionReference, ...args: unknown[]): Future<R>;
+  /** `fn` over zipped inputs: `map(f, xs, ys)` runs `f(xs[i], ys[i])` for each i. Inputs may be futures. */
   map<F extends AnyFunction>(fn: F | FunctionRef<F>, ...iterables: MapIterables<Parameters<F>>): Future<Awaited<ReturnType<F>>>[];
+  map<R = unknown>(fn: FunctionReference, ...iterables: Iterable<unknown>[]): Future<R>[];
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -125,12 +131,17 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   // --- submitting work ---
 
   /** Run `fn(...args)` on the cluster. Arguments may be futures, or contain futures at any depth. */
-  submit<F extends AnyFunction>(fn: F | FunctionRef<F>, ...args: FuturableArgs<Parameters<F>>): Future<Awaited<ReturnType<F>>> {
+  submit<F extends AnyFunction>(fn: F | FunctionRef<F>, ...args: FuturableArgs<Parameters<F>>): Future<Awaited<ReturnType<F>>>;
+  /** A function by reference without a type: `submit({ module, export }, ...args)`. */
+  submit<R = unknown>(fn: FunctionReference, ...args: unknown[]): Future<R>;
+  submit(fn: unknown, ...args: unknown[]): Future {
     return this.#submit(fn, args, {});
   }
 
   /** `fn` over zipped inputs: `map(f, xs, ys)` runs `f(xs[i], ys[i])` for each i. Inputs may be futures. */
-  map<F extends AnyFunction>(fn: F | FunctionRef<F>, ...iterables: MapIterables<Parameters<F>>): Future<Awaited<ReturnType<F>>>[] {
+  map<F extends AnyFunction>(fn: F | FunctionRef<F>, ...iterables: MapIterables<Parameters<F>>): Future<Awaited<ReturnType<F>>>[];
+  map<R = unknown>(fn: FunctionReference, ...iterables: Iterable<unknown>[]): Future<R>[];
+  map(fn: unknown, ...iterables: Iterable<unknown>[]): Future[] {
     return this.#map(fn, iterables, {});
   }
 
@@ -141,9 +152,9 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   with(options: TaskOptions): TaskSubmitter {
     const checked = validateTaskOptions(options);
     return {
-      submit: (fn, ...args) => this.#submit(fn, args, checked),
-      map: (fn, ...iterables) => this.#map(fn, iterables, checked),
-    };
+      submit: (fn: unknown, ...args: unknown[]) => this.#submit(fn, args, checked),
+      map: (fn: unknown, ...iterables: Iterable<unknown>[]) => this.#map(fn, iterables, checked),
+    } as TaskSubmitter;
   }
 
   #submit(fn: unknown, args: readonly unknown[], options: TaskOptions): Future<never> {

@@ -23,6 +23,7 @@ export { loadConfig, optionsFromEnvironment } from "./config/load-config.js";
 export type { LoadConfigOptions, LoadedConfig } from "./config/load-config.js";
 export type { BackendCapabilities, BackendFactory, ClusterBackend, JobId, JobSpec, JobState } from "./cluster/backend.js";
 export { asJobId } from "./cluster/backend.js";
+export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchBackendDefinition, type BatchCommands, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
 export {
   RemoteTaskError,
   SKEIN_ERROR_CODES,

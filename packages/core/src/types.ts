@@ -2,13 +2,21 @@
 import type { FunctionReference } from "@skein/serialization";
 import type { Future } from "./future.js";
 
-type Leaf = string | number | boolean | bigint | symbol | null | undefined | Date | RegExp | ArrayBufferView | ArrayBuffer | Map<unknown, unknown> | Set<unknown> | Function;
+type Leaf = string | number | boolean | bigint | symbol | null | undefined | Date | RegExp | ArrayBufferView | ArrayBuffer | Set<unknown> | Function;
 
-/** A value, a future of it, or (for arrays and plain objects) a structure with futures inside. */
+/** A value, a future of it, or (for arrays, Maps and plain objects) a structure with futures inside. */
 export type Futurable<T> =
   | T
   | Future<T>
-  | (T extends Leaf ? never : T extends readonly (infer E)[] ? readonly Futurable<E>[] : T extends object ? { [K in keyof T]: Futurable<T[K]> } : never);
+  | (T extends Leaf
+      ? never
+      : T extends readonly (infer E)[]
+        ? readonly Futurable<E>[]
+        : T extends ReadonlyMap<infer K, infer V>
+          ? ReadonlyMap<K, Futurable<V>>
+          : T extends object
+            ? { [K in keyof T]: Futurable<T[K]> }
+            : never);
 
 /** Task arguments where each may be (or contain) futures. */
 export type FuturableArgs<A extends readonly unknown[]> = { [K in keyof A]: Futurable<A[K]> };
@@ -24,9 +32,11 @@ export type Gathered<T> =
       ? T
       : T extends readonly unknown[]
         ? { -readonly [K in keyof T]: Gathered<T[K]> }
-        : T extends object
-          ? { [K in keyof T]: Gathered<T[K]> }
-          : T;
+        : T extends ReadonlyMap<infer K, infer V>
+          ? Map<K, Gathered<V>>
+          : T extends object
+            ? { [K in keyof T]: Gathered<T[K]> }
+            : T;
 
 // biome-ignore lint: any is required to accept every function shape
 export type AnyFunction = (...args: any[]) => unknown;

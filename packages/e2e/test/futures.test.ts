@@ -216,7 +216,7 @@ describe("per-call options", () => {
   });
 
   it("runs only on the workers named", async () => {
-    const pids = client.with({ workers: "skein-1-0" }).map(() => process.pid, [1, 2, 3, 4]);
+    const pids = client.with({ workers: "skein-1-0" }).map((_: number) => process.pid, [1, 2, 3, 4]);
     expect(new Set(await client.gather(pids)).size).toBe(1);
   });
 

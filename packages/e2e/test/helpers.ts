@@ -106,7 +106,10 @@ export function runNode(
   options: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+    // Colour would wrap printed numbers in escape codes (nx sets FORCE_COLOR for its tasks).
+    const env = { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...options.env };
+    delete env.FORCE_COLOR;
+    const child = spawn(process.execPath, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {

@@ -23,6 +23,11 @@ export interface SupervisorOptions extends Omit<WorkerOptions, "name" | "secret"
   name: string;
   /** Passed to children in their environment, never on their command line. */
   secret: string;
+  /**
+   * Leave when standard input closes. The ssh backend keeps the session's stdin open, so workers
+   * never outlive the ssh connection that started them. @default false
+   */
+  watchStdin?: boolean;
 }
 
 interface Slot {
@@ -35,7 +40,7 @@ interface Slot {
 
 /** Run the worker processes until they all end; resolves with the exit code for this process. */
 export function runSupervisor(options: SupervisorOptions): Promise<number> {
-  const { nworkers = 1, secret, ...workerOptions } = options;
+  const { nworkers = 1, secret, watchStdin = false, ...workerOptions } = options;
   const slots: Slot[] = Array.from({ length: nworkers }, (_, index) => ({ index, child: undefined, restarts: [], done: false, exitCode: 0 }));
   let stopping = false;
   let resolveDone!: (code: number) => void;
@@ -67,7 +72,8 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       }
       process.stderr.write(`[skein] worker ${options.name}-${slot.index} died ${MAX_RESTARTS} times within a minute; giving up on it\n`);
     }
-    finishSlot(slot, code ?? 1);
+    // A child we stopped with a signal ended as asked.
+    finishSlot(slot, code ?? (stopping ? WORKER_EXIT_CODES.CLOSED : 1));
   };
 
   const finishSlot = (slot: Slot, code: number) => {
@@ -78,6 +84,7 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     if (slots.every((s) => s.done)) {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
+      if (watchStdin) process.stdin.pause();
       resolveDone(Math.max(...slots.map((s) => s.exitCode)));
     }
   };
@@ -98,6 +105,16 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  if (watchStdin) {
+    const onEnd = () => {
+      log.debug(`supervisor ${options.name}: stdin closed, stopping ${nworkers} worker(s)`);
+      stopAll("SIGTERM");
+    };
+    process.stdin.once("end", onEnd);
+    process.stdin.once("close", onEnd);
+    process.stdin.on("error", onEnd);
+    process.stdin.resume();
+  }
 
   for (const slot of slots) start(slot);
   return done;

@@ -22,6 +22,7 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
     .option("--host <address>", "Address to listen on (overrides --interface)")
     .option("--resources <list>", 'Abstract resources this worker offers, e.g. "GPU=2,MEM=10e9"')
     .option("--death-timeout <seconds>", "Exit if the scheduler cannot be reached for this long", { default: 60 })
+    .option("--watch-stdin", "Exit when standard input closes (used over ssh, so workers never outlive their session)")
     .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`);
   cli.help((sections) => [
     ...sections,
@@ -64,6 +65,7 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
     deathTimeoutMs: positiveNumber(flags.deathTimeout, "--death-timeout") * 1000,
     resources: parseResources(flags.resources),
   };
+  if (flags.watchStdin) options.watchStdin = true;
   if (flags.interface !== undefined) options.interface = String(flags.interface);
   if (flags.host !== undefined) options.host = String(flags.host);
   return options;

@@ -17,6 +17,11 @@ async function main(): Promise<number> {
   // The secret now lives in this process's memory only; children and user code do not need it.
   delete process.env.SKEIN_SECRET;
   setLogPrefix(`worker ${options.name}`);
+  // Told to stop while still connecting: nothing to hand back, leave now.
+  const stopEarly = () => process.exit(WORKER_EXIT_CODES.CLOSED);
+  process.once("SIGTERM", stopEarly);
+  process.once("SIGINT", stopEarly);
+  process.once("disconnect", stopEarly);
   let worker;
   try {
     worker = await startWorker({ ...options, secret });
@@ -25,6 +30,9 @@ async function main(): Promise<number> {
     if (isSkeinError(error) && error.code === SKEIN_ERROR_CODES.BAD_OPTION) return WORKER_EXIT_CODES.BAD_CONFIG;
     return WORKER_EXIT_CODES.NEVER_CONNECTED;
   }
+  process.off("SIGTERM", stopEarly);
+  process.off("SIGINT", stopEarly);
+  process.off("disconnect", stopEarly);
   const leave = (why: string) => void worker.close(why);
   process.once("SIGTERM", () => leave("received SIGTERM"));
   process.once("SIGINT", () => leave("received SIGINT"));

@@ -29,9 +29,15 @@ export interface JobSpec {
   readonly schedulerAddress: string;
   /**
    * The cluster secret. Backends pass it by environment (`SKEIN_SECRET`) or a 0600 file,
-   * never on a command line where `ps` would show it.
+   * never on a command line where `ps` would show it, nor in a job's environment where
+   * `qstat -f` would show it to other users.
    */
   readonly secret: string;
+  /**
+   * A 0600 file holding the secret, on a filesystem the workers' hosts also see (written by
+   * `Cluster` for backends with `remoteWorkers`). Jobs point `SKEIN_SECRET_FILE` at it.
+   */
+  readonly secretFile?: string;
   /** The command that starts the worker supervisor, as absolute paths: `[node, .../bin.js]`. */
   readonly workerCommand: readonly string[];
   /** Arguments after the worker command (`--nworkers`, `--nthreads`, `--name`, …), already quoted for nothing. */

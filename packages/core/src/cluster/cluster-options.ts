@@ -3,6 +3,8 @@
  * camelCase). Backend-specific options (queue, account, resourceSpec, hosts, …) are validated by
  * the backend's own factory.
  */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import * as v from "valibot";
 import { parseBytes, parseWalltime } from "@skein/serialization";
 import { badOption } from "../errors.js";
@@ -45,6 +47,12 @@ export interface ClusterOptions {
   workerCommand?: string[];
   /** Seconds between batch status checks (one command for all jobs). @default backend's choice */
   pollInterval?: number;
+  /**
+   * A directory on a filesystem that the workers' hosts also see (your home on most clusters).
+   * Skein keeps each cluster's secret there in a 0600 file for the jobs to read.
+   * @default "~/.skein"
+   */
+  sharedDirectory?: string;
 }
 
 export const COMMON_OPTION_KEYS = [
@@ -66,6 +74,7 @@ export const COMMON_OPTION_KEYS = [
   "jobScriptPrologue",
   "workerCommand",
   "pollInterval",
+  "sharedDirectory",
 ] as const satisfies readonly (keyof ClusterOptions)[];
 
 const positiveSeconds = v.pipe(v.number("must be a number of seconds"), v.gtValue(0, "must be more than 0"));
@@ -89,6 +98,7 @@ const CommonSchema = v.object({
   jobScriptPrologue: v.optional(v.union([v.string(), v.array(v.string())], "must be a string or an array of shell lines")),
   workerCommand: v.optional(v.pipe(v.array(v.string(), "must be an array of strings"), v.minLength(1, "must not be empty"))),
   pollInterval: v.optional(positiveSeconds),
+  sharedDirectory: v.optional(v.pipe(v.string("must be a directory path"), v.minLength(1, "must not be empty"))),
 });
 
 /** Options after validation and unit conversion. */
@@ -113,6 +123,7 @@ export interface ClusterSettings {
   readonly prologue: readonly string[];
   readonly workerCommand: readonly string[] | undefined;
   readonly pollIntervalSeconds: number | undefined;
+  readonly sharedDirectory: string;
 }
 
 /**
@@ -148,6 +159,7 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     prologue: o.jobScriptPrologue === undefined ? [] : typeof o.jobScriptPrologue === "string" ? [o.jobScriptPrologue] : o.jobScriptPrologue,
     workerCommand: o.workerCommand,
     pollIntervalSeconds: o.pollInterval,
+    sharedDirectory: expandHome(o.sharedDirectory ?? "~/.skein"),
   };
 }
 
@@ -155,6 +167,10 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
 export function backendOptionsOf(options: Record<string, unknown>): Record<string, unknown> {
   const common = new Set<string>(COMMON_OPTION_KEYS);
   return Object.fromEntries(Object.entries(options).filter(([k]) => !common.has(k)));
+}
+
+function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(2)) : resolve(path);
 }
 
 function pickCommon(options: ClusterOptions): Record<string, unknown> {

@@ -3,6 +3,7 @@
  * their state with one status call for all, noticing jobs that die before their workers connect, and
  * leaving nothing behind on close, exit, error or signal. Backends only start, watch and stop jobs.
  */
+import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { startScheduler, type ConnectedWorker, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, log } from "@skein/transport";
@@ -12,6 +13,7 @@ import type { ClusterBackend, JobId, JobSpec, JobState } from "./backend.js";
 import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
 import { buildJobSpec } from "./job-spec.js";
+import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { defaultWorkerCommand } from "./worker-command.js";
 
 /** Lines of a failed job's output shown in the error. */
@@ -68,6 +70,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   readonly #jobs = new Map<JobId, JobRecord>();
   readonly #listeners = new Set<() => void>();
   readonly #workerCommand: readonly string[];
+  readonly #secretFile: SecretFile | undefined;
   #nextJobIndex = 0;
   #targetJobs = 0;
   #reconciling: Promise<void> | undefined;
@@ -79,7 +82,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #closing: Promise<void> | undefined;
   #closed = false;
 
-  private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string) {
+  private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined) {
+    this.#secretFile = secretFile;
     this.backend = backend;
     this.settings = settings;
     this.name = settings.name;
@@ -93,9 +97,15 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** Start a scheduler for this cluster; no jobs run until `scale`. */
   static async start(backend: ClusterBackend, settings: ClusterSettings): Promise<Cluster> {
     const secret = generateSecret();
-    const host = schedulerHostFor(backend, settings);
-    const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort });
-    return new Cluster(backend, settings, scheduler, secret);
+    const { host, advertiseHost } = schedulerHostFor(backend, settings);
+    const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
+    try {
+      const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}) });
+      return new Cluster(backend, settings, scheduler, secret, secretFile);
+    } catch (error) {
+      secretFile?.remove();
+      throw error;
+    }
   }
 
   /** `ws://host:port` of this cluster's scheduler. */
@@ -303,6 +313,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       index,
       schedulerAddress: this.#scheduler.address,
       secret: this.secret,
+      secretFile: this.#secretFile?.path,
       workerCommand: this.#workerCommand,
     });
   }
@@ -422,6 +433,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       problems.push(`closing the ${this.backend.name} backend failed: ${(error as Error).message}`);
     }
     this.#closed = true;
+    this.#secretFile?.remove();
     untrackCluster(this);
     if (problems.length > 0) {
       throw new SkeinError("cluster", SKEIN_ERROR_CODES.COMMAND_FAILED, `cluster ${this.name} closed, but: ${problems.join("; ")}`);
@@ -467,10 +479,14 @@ function tail(text: string, lines: number): string {
   return text.split("\n").slice(-lines).join("\n");
 }
 
-/** Where the scheduler listens: explicit host, an interface, loopback for local workers, else all interfaces. */
-function schedulerHostFor(backend: ClusterBackend, settings: ClusterSettings): string {
-  if (settings.schedulerHost) return settings.schedulerHost;
+/**
+ * Where the scheduler listens and what address it gives out: an explicit host, an interface's
+ * address, loopback for local workers; for remote workers without an interface, every interface,
+ * advertised under this machine's host name.
+ */
+function schedulerHostFor(backend: ClusterBackend, settings: ClusterSettings): { host: string; advertiseHost?: string } {
+  if (settings.schedulerHost) return { host: settings.schedulerHost };
   const iface = settings.schedulerInterface ?? settings.interface;
-  if (iface) return interfaceAddress(iface);
-  return backend.capabilities.remoteWorkers ? "0.0.0.0" : "127.0.0.1";
+  if (iface) return { host: interfaceAddress(iface) };
+  return backend.capabilities.remoteWorkers ? { host: "0.0.0.0", advertiseHost: hostname() } : { host: "127.0.0.1" };
 }

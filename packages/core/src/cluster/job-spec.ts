@@ -7,6 +7,7 @@ export interface JobContext {
   readonly schedulerAddress: string;
   readonly secret: string;
   readonly workerCommand: readonly string[];
+  readonly secretFile?: string | undefined;
 }
 
 export function buildJobSpec(settings: ClusterSettings, context: JobContext): JobSpec {
@@ -35,6 +36,7 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
     ...(settings.walltimeSeconds !== undefined ? { walltimeSeconds: settings.walltimeSeconds } : {}),
     schedulerAddress: context.schedulerAddress,
     secret: context.secret,
+    ...(context.secretFile ? { secretFile: context.secretFile } : {}),
     workerCommand: context.workerCommand,
     workerArgs,
     ...(settings.interface ? { interface: settings.interface } : {}),

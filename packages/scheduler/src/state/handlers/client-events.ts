@@ -3,7 +3,7 @@ import { SKEIN_ERROR_CODES } from "@skein/serialization";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
 import { newTask, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
-import { isNeeded } from "../transitions/common.js";
+import { functionNeverSent, isNeeded } from "../transitions/common.js";
 
 export function clientAdded(state: SchedulerState, event: EventOf<"client-added">): Effect[] {
   state.clients.set(event.clientId, { id: event.clientId, name: event.name, wants: new Set() });
@@ -40,7 +40,7 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
       };
     }
     if (!state.functions.has(spec.fnHash)) {
-      ts.exception = protocolFailure(`task ${spec.key} uses function ${spec.fnHash}, which the client never sent`);
+      ts.exception = functionNeverSent(ts, spec.fnHash);
       ts.exceptionBlame = ts;
     }
     created.push([ts, spec.deps]);

@@ -74,7 +74,7 @@ export function taskFinished(state: SchedulerState, event: EventOf<"task-finishe
   if (!ws) return [];
   const ts = state.tasks.get(event.key);
   recordDurationOf(state, ts, event.durationMs);
-  if (!ts || ts.processingOn !== ws) return unexpectedResult(state, ws, ts, event.key, event.nbytes, event.stimulusId);
+  if (!ts || ts.processingOn !== ws) return unexpectedResult(state, ws, ts, event);
   ts.nbytes = event.nbytes;
   ts.typeName = event.typeName;
   // The slot it frees is refilled from the queue by the engine, after this event's transitions.
@@ -179,18 +179,20 @@ function recordDurationOf(state: SchedulerState, ts: TaskState | undefined, dura
 }
 
 /** A result we did not ask this worker for (cancelled meanwhile, or computed twice). */
-function unexpectedResult(state: SchedulerState, ws: WorkerState, ts: TaskState | undefined, key: string, nbytes: number, stimulusId: string): Effect[] {
+function unexpectedResult(state: SchedulerState, ws: WorkerState, ts: TaskState | undefined, event: EventOf<"task-finished">): Effect[] {
   if (ts && ts.status === "memory") {
-    ts.nbytes ||= nbytes;
+    ts.nbytes ||= event.nbytes;
     addReplica(ts, ws);
     return [];
   }
   if (ts && ts.status !== "forgotten" && ts.status !== "erred" && !ts.processingOn && ts.run && ts.waiters.size + ts.whoWants.size > 0) {
     // It was moved back to waiting (e.g. its worker was thought lost) but the result is here: use it.
-    ts.nbytes = nbytes;
+    // The type name too: key-in-memory carried "" for such results before.
+    ts.nbytes = event.nbytes;
+    ts.typeName = event.typeName;
     return [recommend(ts, "memory", ws)];
   }
-  return [toWorker(ws, { op: "free-keys", keys: [key], stimulusId })];
+  return [toWorker(ws, { op: "free-keys", keys: [event.key], stimulusId: event.stimulusId })];
 }
 
 function failScattersOn(state: SchedulerState, ws: WorkerState, reason: string): Effect[] {

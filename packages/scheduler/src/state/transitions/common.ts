@@ -137,6 +137,11 @@ export function freeOnWorker(state: SchedulerState, ws: WorkerState, keys: strin
   return state.workers.get(ws.id) === ws ? [toWorker(ws, { op: "free-keys", keys, stimulusId })] : [];
 }
 
+/** The task names a function the scheduler never received, so no worker could run it. */
+export function functionNeverSent(ts: TaskState, fnHash: string): EncodedError {
+  return { name: "SkeinError", code: SKEIN_ERROR_CODES.PROTOCOL, message: `task ${ts.key} uses function ${fnHash}, which the client never sent` };
+}
+
 export function dataLost(ts: TaskState): EncodedError {
   return {
     name: "SkeinError",

@@ -1,9 +1,20 @@
 import { recommend, type Effect } from "../effects.js";
 import type { SchedulerState, TaskState } from "../task-state.js";
-import { addReplica, announceErred, announceMemory, dataLost, decline, inheritFailure, isNeeded, type Decline, type TransitionContext } from "./common.js";
+import {
+  addReplica,
+  announceErred,
+  announceMemory,
+  dataLost,
+  decline,
+  functionNeverSent,
+  inheritFailure,
+  isNeeded,
+  type Decline,
+  type TransitionContext,
+} from "./common.js";
 
 /** Someone needs the result: wait for the dependencies, or run now if they are all in memory. */
-export function releasedToWaiting(_state: SchedulerState, ts: TaskState): Effect[] | Decline {
+export function releasedToWaiting(state: SchedulerState, ts: TaskState): Effect[] | Decline {
   // A stale recommendation: the task stopped being needed later in the same event (the dependent
   // that would read it failed or was released meanwhile). Waiting now computes a result nobody
   // reads, which then stays in memory, erred or no-worker for good.
@@ -16,6 +27,13 @@ export function releasedToWaiting(_state: SchedulerState, ts: TaskState): Effect
   // Failed on arrival (unknown dependency or function, see graphUpdated) and not erred yet,
   // because a dependent's recommendation to wait overtook the one to err: it must not run.
   if (ts.exception) return decline("erred");
+  // Failed on arrival for want of its function, then released (erred->released forgets why) and
+  // needed again: fail it again, where startProcessing would throw and take the scheduler down.
+  if (!state.functions.has(ts.run.fnHash)) {
+    ts.exception = functionNeverSent(ts, ts.run.fnHash);
+    ts.exceptionBlame = ts;
+    return decline("erred");
+  }
   for (const dep of ts.dependencies) {
     if (dep.status === "erred") return decline("erred");
   }

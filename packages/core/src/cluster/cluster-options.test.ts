@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { buildJobSpec } from "./job-spec.js";
+import { resolveClusterSettings } from "./cluster-options.js";
+
+describe("cluster settings", () => {
+  it("has laptop defaults", () => {
+    expect(resolveClusterSettings({})).toMatchObject({ backend: "local", name: "skein", cores: 1, processes: 1, threadsPerWorker: 1, deathTimeoutSeconds: 60, schedulerPort: 0 });
+  });
+
+  it("converts the reference scenario's units exactly", () => {
+    const s = resolveClusterSettings({ name: "exDaskCluster", cores: 12, processes: 12, memory: "32GB", walltime: "00:20:00", interface: "ib0" });
+    expect(s).toMatchObject({ threadsPerWorker: 1, memoryBytes: 32e9, memoryPerWorkerBytes: Math.floor(32e9 / 12), walltimeSeconds: 1200 });
+    expect(resolveClusterSettings({ memory: "32GiB", processes: 2, cores: 2 }).memoryPerWorkerBytes).toBe(16 * 2 ** 30);
+  });
+
+  it("gives cores / processes threads to each worker", () => {
+    expect(resolveClusterSettings({ cores: 12, processes: 3 }).threadsPerWorker).toBe(4);
+  });
+
+  it("rejects job names batch systems would choke on", () => {
+    expect(() => resolveClusterSettings({ name: "my cluster" })).toThrow(/option "name" .* must be 1-63 letters/);
+  });
+
+  it("accepts the prologue as one line or many", () => {
+    expect(resolveClusterSettings({ jobScriptPrologue: "module load node" }).prologue).toEqual(["module load node"]);
+  });
+});
+
+describe("job specs", () => {
+  it("start the worker supervisor with the cluster's shape, never with the secret", () => {
+    const settings = resolveClusterSettings({ name: "exDaskCluster", cores: 12, processes: 12, memory: "32GB", interface: "ib0", workerExtraArgs: ["--resources", "GPU=1"] });
+    const spec = buildJobSpec(settings, { index: 3, schedulerAddress: "ws://10.0.0.1:8786", secret: "s3cret", workerCommand: ["/usr/bin/node", "/opt/w/bin.js"] });
+    expect(spec.workerArgs).toEqual([
+      "ws://10.0.0.1:8786",
+      "--nworkers",
+      "12",
+      "--nthreads",
+      "1",
+      "--name",
+      "exDaskCluster-3",
+      "--death-timeout",
+      "60",
+      "--memory-limit",
+      String(Math.floor(32e9 / 12)),
+      "--interface",
+      "ib0",
+      "--resources",
+      "GPU=1",
+    ]);
+    expect(spec.workerArgs.join(" ")).not.toContain("s3cret");
+    expect(spec).toMatchObject({ name: "exDaskCluster", workerProcesses: 12, cores: 12, memoryBytes: 32e9 });
+  });
+});
