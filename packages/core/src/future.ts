@@ -55,13 +55,13 @@ export class Future<T = unknown> {
    */
   result(options: { timeout?: number } = {}): Promise<T> {
     this.#checkLive("result");
-    return hostOf(this).resultOf(this.key, options.timeout) as Promise<T>;
+    return this.#keepAlive(hostOf(this).resultOf(this.key, options.timeout) as Promise<T>);
   }
 
   /** Waits for the task and returns its error, or undefined when it succeeded. */
   exception(options: { timeout?: number } = {}): Promise<Error | undefined> {
     this.#checkLive("exception");
-    return hostOf(this).exceptionOf(this.key, options.timeout);
+    return this.#keepAlive(hostOf(this).exceptionOf(this.key, options.timeout));
   }
 
   /** Cancel the task (for this client; `force` cancels it for every client). */
@@ -102,10 +102,21 @@ export class Future<T = unknown> {
     return `Future<${this.key}>`;
   }
 
+  /**
+   * `await client.submit(f).result()` leaves nothing holding the Future but this call. Without a
+   * reference from the pending promise, the garbage collector could reclaim the Future mid-wait and
+   * release the very result being waited for.
+   */
+  #keepAlive<R>(pending: Promise<R>): Promise<R> {
+    return pending.finally(() => keepReachable(this));
+  }
+
   #checkLive(what: string): void {
     if (this.#released) throw new TypeError(`cannot get the ${what} of future ${this.key}: it was released`);
   }
 }
+
+function keepReachable(_future: Future): void {}
 
 /** @internal The client that made a future. */
 export function hostOf(future: Future): FutureHost {

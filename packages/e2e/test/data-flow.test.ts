@@ -92,6 +92,17 @@ describe("releasing results", () => {
     );
   });
 
+  it("keeps a future alive while its result is awaited, though nothing else references it", async () => {
+    const gc = (globalThis as { gc?: () => void }).gc as () => void;
+    // The Future object is unreachable as soon as result() is called.
+    const pending = client.submit((ms: number) => new Promise((r) => setTimeout(() => r("kept"), ms)), 600).result({ timeout: 10_000 });
+    for (let i = 0; i < 10; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await pending).toBe("kept");
+  });
+
   it("frees a worker's memory, as the scheduler sees it", async () => {
     const before = [...cluster.scheduler.state.workers.values()].reduce((s, w) => s + w.nbytes, 0);
     const fs = client.map((n: number) => new Uint8Array(n), Array(8).fill(1_000_000));
