@@ -16,7 +16,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   "@skein/scheduler": ["@skein/serialization", "@skein/transport"],
   "@skein/worker": ["@skein/serialization", "@skein/transport"],
   "@skein/core": ["@skein/serialization", "@skein/transport", "@skein/scheduler"],
-  "@skein/backend-testkit": ["@skein/core"],
+  "@skein/backend-testkit": ["@skein/core", "@skein/worker"],
   "@skein/cli": ["@skein/core", "@skein/scheduler", "@skein/transport", "@skein/worker", "@skein/serialization"],
 };
 /** Backends see core only (and depend on the worker package so that it is installed for their jobs). */

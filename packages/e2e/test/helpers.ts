@@ -107,7 +107,7 @@ export function runNode(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     // Colour would wrap printed numbers in escape codes (nx sets FORCE_COLOR for its tasks).
-    const env = { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...options.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...options.env };
     delete env.FORCE_COLOR;
     const child = spawn(process.execPath, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

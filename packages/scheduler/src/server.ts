@@ -10,7 +10,7 @@ import type { MessageEffect } from "./state/effects.js";
 import { applyEvent } from "./state/engine.js";
 import type { SchedulerEvent } from "./state/events.js";
 import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
-import { describeState } from "./identity.js";
+import { describeState, measureWorkload } from "./identity.js";
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
   /** The cluster secret every client and worker must present. */
@@ -28,6 +28,8 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   heartbeatMs?: number;
   /** How long a worker may take to register after its hello. @default 10000 */
   registerTimeoutMs?: number;
+  /** A retiring worker that has not finished copying its data by then is closed anyway. @default 20000 */
+  retireTimeoutMs?: number;
 }
 
 export interface ConnectedWorker {
@@ -35,6 +37,26 @@ export interface ConnectedWorker {
   readonly address: string;
   readonly host: string;
   readonly pid: number;
+}
+
+export interface Workload {
+  /** Tasks not yet finished: processing, queued for room, or waiting for a suitable worker. */
+  readonly pendingTasks: number;
+  /** Estimated seconds of work in those tasks, with the current per-function estimates. */
+  readonly estimatedSeconds: number;
+  /** Workers that are idle (nothing processing) and running, by name. */
+  readonly idleWorkers: readonly string[];
+  /** Bytes held per worker name. */
+  readonly bytesByWorker: ReadonlyMap<string, number>;
+  /** A client holds a future whose result lives on a worker. */
+  readonly holdsWantedResults: boolean;
+}
+
+export interface RetireResult {
+  /** Workers that left. */
+  readonly retired: readonly string[];
+  /** Workers kept because results somebody needs had nowhere else to go (only without `force`). */
+  readonly kept: readonly string[];
 }
 
 export interface Scheduler {
@@ -50,6 +72,13 @@ export interface Scheduler {
   /** Called after a worker joins or leaves. Returns an unsubscribe function. */
   onWorkersChanged(listener: (workers: readonly ConnectedWorker[]) => void): () => void;
   /**
+   * Retire workers by name: no new tasks, their unique results copied to others, then closed.
+   * Resolves when they are gone; workers that do not finish within `timeoutMs` are closed anyway.
+   */
+  retireWorkers(names: readonly string[], options?: { reason?: string; timeoutMs?: number; force?: boolean }): Promise<RetireResult>;
+  /** How much work is waiting or running, for adaptive scaling. */
+  workload(): Workload;
+  /**
    * Stop: ask every worker to exit (with `closeWorkers`), wait for them up to `timeoutMs`, then
    * close every connection.
    */
@@ -59,7 +88,7 @@ export interface Scheduler {
 /** Start a scheduler listening for clients and workers. */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const id = `scheduler-${randomUUID().slice(0, 8)}`;
-  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, advertiseHost, ...config } = options;
+  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, ...config } = options;
   const state = createSchedulerState(config);
   const workerConnections = new Map<string, Connection>();
   const clientConnections = new Map<string, Connection>();
@@ -200,10 +229,27 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       }
       case "error":
         return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
+      case "request-retire":
+        // The worker is leaving anyway (walltime, SIGTERM): move what can be moved, then let it go.
+        return retire([workerId], message.reason, retireTimeoutMs, true);
       case "register-worker":
         return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
       default:
         return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+    }
+  };
+
+  /** Start retiring; a worker still retiring after the deadline is told to close regardless. */
+  const retire = (workerIds: string[], reason: string, timeoutMs: number, force = true) => {
+    apply({ type: "workers-retiring", workerIds, reason, force, stimulusId: stimulus("retire") });
+    for (const id of workerIds) {
+      const timer = setTimeout(() => {
+        const ws = state.workers.get(id);
+        if (!ws || ws.status !== "closing-gracefully") return;
+        ws.status = "closing";
+        workerConnections.get(id)?.send({ op: "close-worker", reason: `${reason} (its data could not all be copied within ${timeoutMs} ms)` });
+      }, timeoutMs);
+      timer.unref();
     }
   };
 
@@ -233,6 +279,27 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     onWorkersChanged(listener) {
       workersListeners.add(listener);
       return () => workersListeners.delete(listener);
+    },
+    workload() {
+      return measureWorkload(state);
+    },
+    async retireWorkers(names, { reason = "retired by the cluster", timeoutMs = retireTimeoutMs, force = false } = {}) {
+      const wanted = new Set(names);
+      const targets = [...state.workers.values()].filter((ws) => wanted.has(ws.name));
+      if (targets.length === 0) return { retired: [], kept: [] };
+      retire(
+        targets.map((ws) => ws.id),
+        reason,
+        timeoutMs,
+        force,
+      );
+      // Each one either leaves or, when it had to stay, is running again.
+      const settled = () => targets.every((ws) => !state.workers.has(ws.id) || ws.status === "running");
+      while (!settled()) await new Promise((resolve) => setTimeout(resolve, 50));
+      return {
+        retired: targets.filter((ws) => !state.workers.has(ws.id)).map((ws) => ws.name),
+        kept: targets.filter((ws) => state.workers.has(ws.id)).map((ws) => ws.name),
+      };
     },
     async close({ closeWorkers = true, timeoutMs = 5000 } = {}) {
       if (closing) return;

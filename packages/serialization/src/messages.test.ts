@@ -42,6 +42,8 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
   "free-keys": { op: "free-keys", keys: ["a"], stimulusId: "s6" },
   "put-data": { op: "put-data", requestId: 1, key: "a", data: new Uint8Array([1]), stimulusId: "s7" },
   "close-worker": { op: "close-worker", reason: "scale down" },
+  "acquire-replicas": { op: "acquire-replicas", keys: [{ key: "a", nbytes: 8, whoHas: ["ws://x"] }], stimulusId: "s13" },
+  "request-retire": { op: "request-retire", reason: "walltime ends in 60 s", stimulusId: "s14" },
   "register-worker": { op: "register-worker", name: "w", address: "ws://127.0.0.1:1", nthreads: 2, memoryLimit: 0, host: "h", pid: 3, resources: { GPU: 1 }, holding: [] },
   "task-finished": { op: "task-finished", key: "a", nbytes: 8, typeName: "number", durationMs: 0.5, stimulusId: "s8" },
   "task-erred": { op: "task-erred", key: "a", error: err, durationMs: 1, stimulusId: "s9" },

@@ -167,6 +167,8 @@ export const FreeKeys = v.object({ op: v.literal("free-keys"), keys, stimulusId 
 export const PutData = v.object({ op: v.literal("put-data"), requestId, key, data: bytes, stimulusId });
 /** Leave the cluster: finish nothing more, exit. */
 export const CloseWorker = v.object({ op: v.literal("close-worker"), reason: v.string() });
+/** Fetch copies of these keys from their holders (a retiring worker's data moving elsewhere). */
+export const AcquireReplicas = v.object({ op: v.literal("acquire-replicas"), keys: v.array(DependencySchema), stimulusId });
 
 // --- worker → scheduler ---
 
@@ -202,6 +204,8 @@ export const TaskErred = v.object({
 export const KeysAdded = v.object({ op: v.literal("keys-added"), keys: v.array(v.object({ key, nbytes: count })), stimulusId });
 /** A peer did not have a dependency the scheduler said it had. */
 export const MissingData = v.object({ op: v.literal("missing-data"), key, dep: key, from: address, stimulusId });
+/** Please retire me: move my data elsewhere, then send close-worker (walltime ahead, SIGTERM). */
+export const RequestRetire = v.object({ op: v.literal("request-retire"), reason: v.string(), stimulusId });
 export const DataStored = v.object({ op: v.literal("data-stored"), requestId, key, nbytes: count, stimulusId });
 export const Heartbeat = v.object({
   op: v.literal("heartbeat"),
@@ -244,6 +248,8 @@ export const MESSAGE_SCHEMAS = {
   "free-keys": FreeKeys,
   "put-data": PutData,
   "close-worker": CloseWorker,
+  "acquire-replicas": AcquireReplicas,
+  "request-retire": RequestRetire,
   "register-worker": RegisterWorker,
   "task-finished": TaskFinished,
   "task-erred": TaskErred,
@@ -291,6 +297,7 @@ export type SchedulerToWorker =
   | MessageOf<"free-keys">
   | MessageOf<"put-data">
   | MessageOf<"close-worker">
+  | MessageOf<"acquire-replicas">
   | MessageOf<"error">;
 export type WorkerToScheduler =
   | MessageOf<"register-worker">
@@ -300,6 +307,7 @@ export type WorkerToScheduler =
   | MessageOf<"missing-data">
   | MessageOf<"data-stored">
   | MessageOf<"heartbeat">
+  | MessageOf<"request-retire">
   | MessageOf<"error">;
 export type PeerRequest = MessageOf<"get-data"> | MessageOf<"error">;
 export type PeerReply = MessageOf<"welcome"> | MessageOf<"data"> | MessageOf<"error">;

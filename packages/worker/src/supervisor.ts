@@ -13,8 +13,8 @@ import type { WorkerOptions } from "./worker.js";
 /** Restarts allowed per worker slot within RESTART_WINDOW_MS before the slot gives up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
-/** After SIGTERM, children get this long to leave gracefully before SIGKILL. */
-const KILL_AFTER_MS = 10_000;
+/** After SIGTERM, children get this long to leave gracefully (they retire within 20 s) before SIGKILL. */
+const KILL_AFTER_MS = 25_000;
 
 export interface SupervisorOptions extends Omit<WorkerOptions, "name" | "secret"> {
   /** Worker processes to run. @default 1 */

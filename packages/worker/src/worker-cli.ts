@@ -22,6 +22,8 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
     .option("--host <address>", "Address to listen on (overrides --interface)")
     .option("--resources <list>", 'Abstract resources this worker offers, e.g. "GPU=2,MEM=10e9"')
     .option("--death-timeout <seconds>", "Exit if the scheduler cannot be reached for this long", { default: 60 })
+    .option("--lifetime <seconds>", "Retire after this long: hand results over and leave (e.g. before the walltime)")
+    .option("--lifetime-stagger <seconds>", "Retire up to this much earlier, at random, so a job's workers leave one by one", { default: 0 })
     .option("--watch-stdin", "Exit when standard input closes (used over ssh, so workers never outlive their session)")
     .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`);
   cli.help((sections) => [
@@ -66,6 +68,10 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
     resources: parseResources(flags.resources),
   };
   if (flags.watchStdin) options.watchStdin = true;
+  if (flags.lifetime !== undefined) {
+    options.lifetimeMs = positiveNumber(flags.lifetime, "--lifetime") * 1000;
+    options.lifetimeStaggerMs = nonNegativeNumber(flags.lifetimeStagger, "--lifetime-stagger") * 1000;
+  }
   if (flags.interface !== undefined) options.interface = String(flags.interface);
   if (flags.host !== undefined) options.host = String(flags.host);
   return options;
@@ -92,6 +98,12 @@ function positiveInteger(value: unknown, flag: string): number {
 function positiveNumber(value: unknown, flag: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw badOption(`${flag} must be a positive number, got "${String(value)}"`);
+  return n;
+}
+
+function nonNegativeNumber(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw badOption(`${flag} must be 0 or a positive number, got "${String(value)}"`);
   return n;
 }
 

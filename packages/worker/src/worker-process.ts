@@ -7,6 +7,10 @@ import { log, secretFromEnvironment, setLogPrefix } from "@skein/transport";
 import { WORKER_EXIT_CODES } from "./exit-codes.js";
 import { startWorker, type WorkerOptions } from "./worker.js";
 
+/** How long a signalled worker may spend handing its results over before it leaves regardless. */
+const SIGTERM_RETIRE_DEADLINE_MS = 20_000;
+const SIGINT_RETIRE_DEADLINE_MS = 5_000;
+
 async function main(): Promise<number> {
   const options = JSON.parse(process.env.SKEIN_WORKER_OPTIONS ?? "{}") as Omit<WorkerOptions, "secret">;
   const secret = secretFromEnvironment();
@@ -34,8 +38,9 @@ async function main(): Promise<number> {
   process.off("SIGINT", stopEarly);
   process.off("disconnect", stopEarly);
   const leave = (why: string) => void worker.close(why);
-  process.once("SIGTERM", () => leave("received SIGTERM"));
-  process.once("SIGINT", () => leave("received SIGINT"));
+  // A batch system's SIGTERM comes before its SIGKILL (Slurm waits 30 s): hand results over, fast.
+  process.once("SIGTERM", () => void worker.retire("received SIGTERM", SIGTERM_RETIRE_DEADLINE_MS));
+  process.once("SIGINT", () => void worker.retire("received SIGINT", SIGINT_RETIRE_DEADLINE_MS));
   // The supervisor died (kill -9, qdel): its IPC channel closes, and we must not outlive it.
   process.once("disconnect", () => leave("the supervisor process is gone"));
   const exit = await worker.exited;

@@ -35,6 +35,13 @@ export interface WorkerOptions {
   deathTimeoutMs?: number;
   /** Send load figures to the scheduler this often; the scheduler also pings. @default 2000 */
   heartbeatMs?: number;
+  /**
+   * Retire after this long (ms): move results elsewhere and leave, e.g. before a batch system's
+   * walltime kills the job. Unset: no limit.
+   */
+  lifetimeMs?: number;
+  /** Retire up to this much earlier (ms, random), so the workers of a job do not all leave at once. @default 0 */
+  lifetimeStaggerMs?: number;
 }
 
 export interface RunningWorker {
@@ -45,10 +52,18 @@ export interface RunningWorker {
   readonly exited: Promise<WorkerExit>;
   /** Leave the cluster on purpose: the scheduler reschedules our tasks without blaming us. */
   close(reason: string): Promise<WorkerExit>;
+  /**
+   * Leave gracefully: ask the scheduler to copy our unique results elsewhere and then close us.
+   * Leaves anyway after `deadlineMs` (a batch system's SIGKILL follows its SIGTERM).
+   */
+  retire(reason: string, deadlineMs: number): Promise<WorkerExit>;
 }
 
 /** fetching: inputs on their way; ready: in the executor pool (queued or running); cancelled: freed while running in a batch. */
 type TaskStatus = "fetching" | "ready" | "cancelled";
+
+/** At lifetime's end a worker has this long to hand its results over before it leaves regardless. */
+const LIFETIME_RETIRE_DEADLINE_MS = 30_000;
 
 interface WorkerTask {
   readonly key: string;
@@ -75,6 +90,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const peers = new PeerPool(secret, name);
   let scheduler: Connection | undefined;
   let stopping: Promise<WorkerExit> | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   let resolveExited!: (exit: WorkerExit) => void;
   const exited = new Promise<WorkerExit>((resolve) => (resolveExited = resolve));
   let stimulusCounter = 0;
@@ -129,14 +145,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   let fetchFlushScheduled = false;
   const fetchQueue = new Map<string, Set<string>>();
-  const requestInput = (dep: WorkerTask["deps"][number], task: WorkerTask) => {
+  /** Fetch an input from its holders; `task` waits for it (none for copies the scheduler asked for). */
+  const requestInput = (dep: WorkerTask["deps"][number], task: WorkerTask | undefined) => {
     let entry = fetching.get(dep.key);
     if (!entry) {
       entry = { holders: shuffle([...dep.whoHas]), tried: new Set(), waiting: new Set() };
       fetching.set(dep.key, entry);
       queueFetch(dep.key, entry);
     }
-    entry.waiting.add(task);
+    if (task) entry.waiting.add(task);
   };
   const queueFetch = (key: string, entry: { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }) => {
     const holder = entry.holders.find((h) => !entry.tried.has(h));
@@ -221,6 +238,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         return;
       case "close-worker":
         void stop(WORKER_EXIT_CODES.CLOSED, `closed by the scheduler: ${message.reason}`);
+        return;
+      case "acquire-replicas":
+        // Copies of a retiring worker's results: fetched like inputs, reported with keys-added.
+        for (const dep of message.keys) if (!store.has(dep.key)) requestInput(dep, undefined);
         return;
       case "welcome":
         return;
@@ -359,17 +380,43 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     // Without its scheduler a worker is useless and would burn the allocation: leave now.
     void stop(WORKER_EXIT_CODES.SCHEDULER_LOST, `lost the scheduler at ${schedulerAddress} (${reason || `code ${code}`})`);
   });
-  const heartbeat = setInterval(() => {
+  heartbeat = setInterval(() => {
     send({ op: "heartbeat", executing: pool.executing, ready: pool.queued, inMemory: store.size, nbytes: storedBytes, rss: process.memoryUsage.rss() });
   }, heartbeatMs);
   heartbeat.unref();
   log.debug(`worker ${name} connected to ${schedulerAddress}, serving data on ${dataServer.address}`);
+
+  let retiring: Promise<WorkerExit> | undefined;
+  const retire = (reason: string, deadlineMs: number): Promise<WorkerExit> => {
+    if (stopping) return stopping;
+    if (!retiring) {
+      retiring = new Promise<WorkerExit>((resolve) => {
+        if (!scheduler || scheduler.closed) return resolve(stop(WORKER_EXIT_CODES.CLOSED, reason));
+        log.debug(`worker ${name} retiring: ${reason}`);
+        send({ op: "request-retire", reason, stimulusId: stimulus("retire") });
+        const deadline = setTimeout(() => resolve(stop(WORKER_EXIT_CODES.CLOSED, `${reason}; the scheduler did not close us within ${deadlineMs} ms`)), deadlineMs);
+        deadline.unref();
+        void exited.then((exit) => {
+          clearTimeout(deadline);
+          resolve(exit);
+        });
+      });
+    }
+    return retiring;
+  };
+  if (options.lifetimeMs !== undefined) {
+    const stagger = Math.random() * (options.lifetimeStaggerMs ?? 0);
+    const lifetime = setTimeout(() => void retire(`lifetime of ${Math.round(options.lifetimeMs! / 1000)} s reached`, LIFETIME_RETIRE_DEADLINE_MS), Math.max(0, options.lifetimeMs - stagger));
+    lifetime.unref();
+    void exited.then(() => clearTimeout(lifetime));
+  }
 
   return {
     name,
     address: dataServer.address,
     exited,
     close: (reason: string) => stop(WORKER_EXIT_CODES.CLOSED, reason),
+    retire,
   };
 }
 

@@ -152,8 +152,9 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     schedulerHost: o.schedulerHost,
     schedulerPort: o.schedulerPort ?? 0,
     deathTimeoutSeconds: o.deathTimeout ?? 60,
-    localDirectory: o.localDirectory,
-    logDirectory: o.logDirectory,
+    // Absolute: batch jobs start in the user's home on Torque, where a relative path means something else.
+    localDirectory: o.localDirectory === undefined ? undefined : expandHome(o.localDirectory),
+    logDirectory: o.logDirectory === undefined ? undefined : expandHome(o.logDirectory),
     workerExtraArgs: o.workerExtraArgs ?? [],
     env: o.env ?? {},
     prologue: o.jobScriptPrologue === undefined ? [] : typeof o.jobScriptPrologue === "string" ? [o.jobScriptPrologue] : o.jobScriptPrologue,

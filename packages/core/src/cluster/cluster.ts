@@ -12,6 +12,7 @@ import type { ClusterLike } from "../client.js";
 import type { ClusterBackend, JobId, JobSpec, JobState } from "./backend.js";
 import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
+import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
 import { buildJobSpec } from "./job-spec.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { defaultWorkerCommand } from "./worker-command.js";
@@ -22,6 +23,8 @@ const LOG_TAIL_LINES = 30;
 const MAX_POLL_BACKOFF_SECONDS = 60;
 /** How long close() waits for the batch system to report every job gone. */
 const CLOSE_TIMEOUT_MS = 60_000;
+/** Adaptive scaling stops submitting after this many jobs in a row died before connecting. */
+const MAX_FAILURES_IN_A_ROW = 3;
 
 export interface ClusterJob {
   readonly id: JobId;
@@ -50,6 +53,8 @@ interface JobRecord {
   /** A worker of this job has connected at some point. */
   connected: boolean;
   cancelRequested: boolean;
+  /** Its workers are handing their data over before the job is cancelled (scale down). */
+  retiring: boolean;
   /** Set when the job ended before any of its workers connected. */
   failure: SkeinError | undefined;
 }
@@ -81,6 +86,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #lastStatusError: Error | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  #adaptive: { policy: AdaptivePolicy; timer: NodeJS.Timeout } | undefined;
+  /** Jobs in a row that ended before any of their workers connected. */
+  #failuresInARow = 0;
 
   private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined) {
     this.#secretFile = secretFile;
@@ -121,7 +129,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** Jobs this cluster started that the batch system has not reported gone. */
   get jobs(): readonly ClusterJob[] {
     const workers = this.#scheduler.workers;
-    return [...this.#jobs.values()].map((job) => ({
+    return this.#liveJobs().map((job) => ({
       id: job.id,
       workerPrefix: job.workerPrefix,
       state: job.state,
@@ -142,13 +150,51 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
    */
   async scale(request: number | ScaleRequest): Promise<void> {
     this.#checkOpen("scale");
-    this.#targetJobs = this.#jobsFor(request);
+    const jobs = this.#jobsFor(request);
+    // A fixed size replaces adaptive scaling, as in Dask.
+    this.#stopAdaptive();
+    this.#targetJobs = jobs;
     await this.#reconcile();
     if (this.#lastReconcileError) {
       const error = this.#lastReconcileError;
       this.#lastReconcileError = undefined;
       throw error;
     }
+  }
+
+  /**
+   * Let the cluster size follow the work: enough workers to finish the pending tasks in about
+   * `targetDuration` seconds, between `minimum` and `maximum` workers. Jobs waiting in the batch
+   * queue count as coming, jobs that end (walltime) are replaced, and shrinking waits for
+   * `waitCount` decisions in a row. Stops when `scale()` or `close()` is called, or with `stop()`.
+   * After 3 jobs in a row die before connecting, it stops submitting and `waitForWorkers` reports why.
+   */
+  adapt(options: AdaptOptions = {}): { stop(): void } {
+    this.#checkOpen("adapt");
+    const checked = validateAdaptOptions(options);
+    this.#stopAdaptive();
+    const policy = new AdaptivePolicy(checked);
+    const tick = () => {
+      if (this.#closing || !this.#adaptive) return;
+      if (this.#failuresInARow >= MAX_FAILURES_IN_A_ROW) return;
+      const planned = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length * this.settings.processes;
+      const workers = policy.decide(this.#scheduler.workload(), planned);
+      const jobs = Math.ceil(workers / this.settings.processes);
+      if (jobs !== this.#targetJobs || jobs * this.settings.processes !== planned) {
+        this.#targetJobs = jobs;
+        void this.#reconcile();
+      }
+    };
+    const timer = setInterval(tick, (checked.interval ?? 1) * 1000);
+    timer.unref();
+    this.#adaptive = { policy, timer };
+    tick();
+    return { stop: () => this.#stopAdaptive() };
+  }
+
+  /** True while `adapt()` decides the size. */
+  get adaptive(): boolean {
+    return this.#adaptive !== undefined;
   }
 
   /**
@@ -205,25 +251,34 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** @internal Exit hooks: cancel every live job now, without waiting. */
   stopJobsNow(): void {
     const ids = this.#liveJobs().map((j) => j.id);
-    if (ids.length === 0) return;
     for (const job of this.#liveJobs()) job.cancelRequested = true;
     try {
-      this.backend.cancelSync?.(ids);
+      if (ids.length > 0) this.backend.cancelSync?.(ids);
     } catch {
       // Last resort while the process exits: nothing left to report to.
     }
+    this.#secretFile?.remove();
   }
 
   /** @internal Signal hooks: cancel jobs and wait (bounded) until they are gone; returns how many. */
   async abort(): Promise<number> {
+    this.#stopAdaptive();
     this.#targetJobs = 0;
     const live = this.#liveJobs();
     await this.#cancelJobs(live).catch(() => undefined);
     await this.#waitUntilGone(10_000).catch(() => undefined);
+    await Promise.resolve(this.backend.close?.()).catch(() => undefined);
+    this.#secretFile?.remove();
     return live.length;
   }
 
   // --- internal ---
+
+  #stopAdaptive(): void {
+    if (!this.#adaptive) return;
+    clearInterval(this.#adaptive.timer);
+    this.#adaptive = undefined;
+  }
 
   #jobsFor(request: number | ScaleRequest): number {
     if (typeof request === "number") {
@@ -265,7 +320,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   async #reconcileOnce(): Promise<void> {
-    const live = this.#liveJobs().filter((j) => !j.cancelRequested);
+    const live = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring);
     const missing = this.#targetJobs - live.length;
     if (missing > 0) {
       const submissions = Array.from({ length: missing }, () => this.#submitOne());
@@ -273,9 +328,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     } else if (missing < 0) {
-      // Cancel queued jobs first (nothing is lost), then the newest running ones.
-      const order = [...live].sort((a, b) => rank(a) - rank(b) || b.index - a.index);
-      await this.#cancelJobs(order.slice(0, -missing));
+      // An explicit scale() down is obeyed even if held results must be recomputed later; adaptive
+      // scaling never throws results away.
+      await this.#shrinkBy(live, -missing, !this.#adaptive);
     }
     this.#schedulePoll();
   }
@@ -294,11 +349,38 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       submittedAt: new Date(),
       connected: false,
       cancelRequested: false,
+      retiring: false,
       failure: undefined,
     };
     this.#jobs.set(id, record);
     log.debug(`cluster ${this.name}: submitted job ${id}`);
     if (this.#closing) await this.#cancelJobs([record]);
+  }
+
+  /**
+   * Remove `count` jobs: first those whose workers never connected (nothing is lost), then those
+   * whose workers are idle and hold the least data. Connected workers retire first, so the results
+   * they hold move to the workers that stay.
+   */
+  async #shrinkBy(live: readonly JobRecord[], count: number, force: boolean): Promise<void> {
+    const workload = this.#scheduler.workload();
+    const idle = new Set(workload.idleWorkers);
+    const workersOf = (job: JobRecord) => this.#scheduler.workers.filter((w) => w.name.startsWith(`${job.workerPrefix}-`)).map((w) => w.name);
+    const cost = (job: JobRecord) => {
+      const names = workersOf(job);
+      if (names.length === 0) return -1;
+      const busy = names.filter((n) => !idle.has(n)).length;
+      const bytes = names.reduce((sum, n) => sum + (workload.bytesByWorker.get(n) ?? 0), 0);
+      return busy * 1e15 + bytes;
+    };
+    const chosen = [...live].sort((a, b) => cost(a) - cost(b) || b.index - a.index).slice(0, count);
+    for (const job of chosen) job.retiring = true;
+    const retiring = chosen.flatMap(workersOf);
+    const { kept } = retiring.length > 0 ? await this.#scheduler.retireWorkers(retiring, { reason: `cluster ${this.name} scaled down`, force }) : { kept: [] };
+    // Jobs with a worker that had to stay (its results had nowhere to go) keep running.
+    const stay = chosen.filter((job) => kept.some((name) => name.startsWith(`${job.workerPrefix}-`)));
+    for (const job of stay) job.retiring = false;
+    await this.#cancelJobs(chosen.filter((job) => !stay.includes(job)));
   }
 
   async #cancelJobs(jobs: readonly JobRecord[]): Promise<void> {
@@ -315,6 +397,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       secret: this.secret,
       secretFile: this.#secretFile?.path,
       workerCommand: this.#workerCommand,
+      walltimeEnforced: this.backend.capabilities.walltime,
     });
   }
 
@@ -331,6 +414,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const worker of workers) {
       const job = this.#jobOfWorker(worker.name);
       if (job) {
+        if (!job.connected) this.#failuresInARow = 0;
         job.connected = true;
         if (job.state.state === "queued") job.state = { state: "running", host: worker.host };
       }
@@ -372,12 +456,19 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const job of live) {
       const state = states.get(job.id);
       if (!state) continue;
+      if (job.state.state !== "exited" && state.state === "exited") log.debug(`cluster ${this.name}: job ${job.id} ended (${describeExit(state)})`);
       job.state = state;
-      if (state.state === "exited" && !job.connected && !job.cancelRequested && !this.#closing) {
+      if (state.state === "exited" && !job.connected && !job.cancelRequested && !job.retiring && !this.#closing) {
         job.failure = await this.#failureOf(job, state);
+        this.#failuresInARow += 1;
+        if (this.#failuresInARow === MAX_FAILURES_IN_A_ROW && this.#adaptive) {
+          log.warn(`cluster ${this.name}: ${MAX_FAILURES_IN_A_ROW} jobs in a row ended before connecting; adaptive scaling stops submitting. ${job.failure.message}`);
+        }
       }
     }
     this.#notify();
+    // An adaptive cluster replaces jobs that ended (walltime, node failure): the next decision
+    // sees fewer planned workers and submits again.
   }
 
   async #failureOf(job: JobRecord, state: Extract<JobState, { state: "exited" }>): Promise<SkeinError> {
@@ -410,6 +501,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   async #shutDown(): Promise<void> {
+    this.#stopAdaptive();
     this.#targetJobs = 0;
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#notify();
@@ -470,9 +562,32 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 }
 
-/** Queued jobs are cancelled before running ones. */
-function rank(job: JobRecord): number {
-  return job.state.state === "queued" ? 0 : 1;
+function describeExit(state: Extract<JobState, { state: "exited" }>): string {
+  return state.exitCode === null ? (state.reason ?? "ended") : `exit code ${state.exitCode}${state.reason ? `, ${state.reason}` : ""}`;
+}
+
+function validateAdaptOptions(options: AdaptOptions): AdaptOptions {
+  const check = (key: keyof AdaptOptions, min: number) => {
+    const value = options[key];
+    if (value === undefined) return;
+    if (typeof value !== "number" || Number.isNaN(value) || value < min) {
+      throw badOption("cluster", `adapt option "${key}" must be a number of at least ${min}, got ${JSON.stringify(value)}`);
+    }
+  };
+  for (const key of Object.keys(options)) {
+    if (!["minimum", "maximum", "interval", "targetDuration", "waitCount"].includes(key)) {
+      throw badOption("cluster", `adapt got unknown option "${key}"; known: minimum, maximum, interval, targetDuration, waitCount`);
+    }
+  }
+  check("minimum", 0);
+  check("maximum", 0);
+  check("interval", 0.05);
+  check("targetDuration", 0.001);
+  check("waitCount", 1);
+  if ((options.minimum ?? 0) > (options.maximum ?? Number.POSITIVE_INFINITY)) {
+    throw badOption("cluster", `adapt: minimum (${options.minimum}) is above maximum (${options.maximum})`);
+  }
+  return options;
 }
 
 function tail(text: string, lines: number): string {

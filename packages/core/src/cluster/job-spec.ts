@@ -8,6 +8,18 @@ export interface JobContext {
   readonly secret: string;
   readonly workerCommand: readonly string[];
   readonly secretFile?: string | undefined;
+  /** The backend's batch system kills jobs at their walltime: workers retire before it. */
+  readonly walltimeEnforced?: boolean;
+}
+
+/**
+ * How long before the walltime workers start to leave: 5 % of it, at least a minute, at most ten
+ * minutes, and never more than a quarter of it (short test jobs). Workers of a job leave staggered
+ * over half of that margin, so their data moves to others in turn.
+ */
+export function lifetimeFor(walltimeSeconds: number): { lifetime: number; stagger: number } {
+  const margin = Math.min(Math.max(walltimeSeconds * 0.05, 60), 600, walltimeSeconds * 0.25);
+  return { lifetime: Math.floor(walltimeSeconds - margin), stagger: Math.floor(margin / 2) };
 }
 
 export function buildJobSpec(settings: ClusterSettings, context: JobContext): JobSpec {
@@ -25,6 +37,10 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
   ];
   if (settings.memoryPerWorkerBytes !== undefined) workerArgs.push("--memory-limit", String(settings.memoryPerWorkerBytes));
   if (settings.interface) workerArgs.push("--interface", settings.interface);
+  if (context.walltimeEnforced && settings.walltimeSeconds !== undefined && !settings.workerExtraArgs.includes("--lifetime")) {
+    const { lifetime, stagger } = lifetimeFor(settings.walltimeSeconds);
+    workerArgs.push("--lifetime", String(lifetime), "--lifetime-stagger", String(stagger));
+  }
   workerArgs.push(...settings.workerExtraArgs);
   return {
     name: settings.name,

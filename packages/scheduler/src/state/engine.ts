@@ -6,6 +6,7 @@ import { recommend, type Effect, type MessageEffect, type Recommend } from "./ef
 import type { SchedulerEvent } from "./events.js";
 import { takeFromQueue } from "../placement.js";
 import { handleEvent } from "./handlers/index.js";
+import { progressRetirements } from "./handlers/retire.js";
 import { validateState, validateTask } from "./invariants.js";
 import type { SchedulerState, TaskState, TaskStatus } from "./task-state.js";
 import { handlerFor } from "./transition-table.js";
@@ -22,6 +23,7 @@ export class InvalidTransitionError extends Error {
 export function applyEvent(state: SchedulerState, event: SchedulerEvent): MessageEffect[] {
   const messages = drain(state, handleEvent(state, event), event.stimulusId);
   messages.push(...fillQueueSlots(state, event.stimulusId));
+  messages.push(...progressRetirements(state, event.stimulusId));
   if (state.config.validate) validateState(state);
   return messages;
 }

@@ -52,6 +52,17 @@ export interface WorkerRemoved extends Stimulus {
   /** The worker left on purpose (scale down, walltime): its running tasks do not count as suspicious. */
   readonly graceful: boolean;
 }
+/** Retire these workers: no new tasks, copy their unique results elsewhere, then close them. */
+export interface WorkersRetiring extends Stimulus {
+  readonly type: "workers-retiring";
+  readonly workerIds: readonly string[];
+  readonly reason: string;
+  /**
+   * Close them even when results somebody still needs have nowhere to go (they will be recomputed).
+   * Without it, such a worker stays: retiring must not lose work (adaptive scaling relies on that).
+   */
+  readonly force: boolean;
+}
 export interface TaskFinished extends Stimulus {
   readonly type: "task-finished";
   readonly workerId: string;
@@ -96,6 +107,7 @@ export type SchedulerEvent =
   | ScatterRequested
   | WorkerAdded
   | WorkerRemoved
+  | WorkersRetiring
   | TaskFinished
   | TaskErred
   | KeysAdded

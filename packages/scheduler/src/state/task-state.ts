@@ -48,7 +48,11 @@ export interface TaskState {
   exceptionBlame: TaskState | undefined;
 }
 
-export type WorkerStatus = "running" | "closing";
+/**
+ * running: takes tasks. closing-gracefully: takes no new tasks; its unique results are being copied
+ * elsewhere, after which it is told to close. closing: told to close (or gone).
+ */
+export type WorkerStatus = "running" | "closing-gracefully" | "closing";
 
 export interface WorkerState {
   readonly id: string;
@@ -73,6 +77,12 @@ export interface WorkerState {
   readonly processingPrefixes: Map<string, number>;
   /** Function hashes this worker has been sent. */
   readonly knownFunctions: Set<string>;
+  /** While retiring: keys asked to be copied to other workers and not yet confirmed. */
+  readonly pendingReplicas: Set<string>;
+  /** Why it is retiring, for its close-worker message. */
+  retireReason: string | undefined;
+  /** Retiring may lose results nobody else holds. */
+  retireForce: boolean;
   lastSeen: number;
   metrics: { executing: number; ready: number; rss: number };
 }

@@ -2,6 +2,7 @@ import type { Effect } from "../effects.js";
 import type { SchedulerEvent } from "../events.js";
 import type { SchedulerState } from "../task-state.js";
 import { clientAdded, clientRemoved, graphUpdated, keysCancelled, keysReleased, scatterRequested } from "./client-events.js";
+import { workersRetiring } from "./retire.js";
 import { dataStored, keysAdded, missingData, taskErred, taskFinished, workerAdded, workerRemoved } from "./worker-events.js";
 
 /** Turn one event into effects (recommendations and messages). */
@@ -23,6 +24,8 @@ export function handleEvent(state: SchedulerState, event: SchedulerEvent): Effec
       return workerAdded(state, event);
     case "worker-removed":
       return workerRemoved(state, event);
+    case "workers-retiring":
+      return workersRetiring(state, event);
     case "task-finished":
       return taskFinished(state, event);
     case "task-erred":

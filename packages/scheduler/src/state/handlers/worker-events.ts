@@ -23,6 +23,9 @@ export function workerAdded(state: SchedulerState, event: EventOf<"worker-added"
     nbytes: 0,
     processingPrefixes: new Map(),
     knownFunctions: new Set(),
+    pendingReplicas: new Set(),
+    retireReason: undefined,
+    retireForce: false,
     lastSeen: Date.now(),
     metrics: { executing: 0, ready: 0, rss: 0 },
   };

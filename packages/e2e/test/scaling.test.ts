@@ -1,0 +1,98 @@
+/**
+ * Changing the size of a cluster without losing results: scale down retires workers (their data
+ * moves to the workers that stay), adapt follows the work and replaces jobs that end, and a worker
+ * told to leave (lifetime, SIGTERM) hands its results over first.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Client, createCluster, type Cluster } from "@skein/core";
+import { expectNoProcessesLeft, until } from "./helpers.js";
+
+let cluster: Cluster | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await cluster?.close();
+  client = undefined;
+  cluster = undefined;
+  await expectNoProcessesLeft();
+});
+
+async function start(options: Record<string, unknown> = {}) {
+  cluster = await createCluster({ backend: "local", ...options }, { env: {}, userConfigDir: "/nonexistent" });
+  client = await Client.connect(cluster);
+  return { cluster, client };
+}
+
+/** A random number per task: recomputing a result would change it. */
+const draw = (i: number) => ({ i, value: Math.random(), pid: process.pid });
+
+describe("scaling down", () => {
+  it("retires workers: their results move to the workers that stay, nothing is recomputed", async () => {
+    const { cluster, client } = await start();
+    await cluster.scale(3);
+    await cluster.waitForWorkers(3, { timeout: 30_000 });
+    const draws = client.map(draw, Array.from({ length: 30 }, (_, i) => i));
+    const before = await client.gather(draws);
+    expect(new Set(before.map((d) => d.pid)).size).toBe(3);
+    await cluster.scale(1);
+    await until(() => cluster.workers.length === 1 && cluster.jobs.length === 1, { what: "one worker left" });
+    expect(await client.gather(draws)).toEqual(before);
+    const holder = cluster.workers[0]?.name;
+    for (const f of draws) expect([...(cluster.scheduler.state.tasks.get(f.key)?.whoHas ?? [])].map((w) => w.name)).toEqual([holder]);
+  });
+
+  it("a worker that gets SIGTERM hands its results over before it leaves", async () => {
+    const { cluster, client } = await start();
+    await cluster.scale(2);
+    await cluster.waitForWorkers(2, { timeout: 30_000 });
+    const draws = client.with({ workers: "skein-0-0" }).map(draw, [1, 2, 3, 4]);
+    const before = await client.gather(draws);
+    const victim = [...cluster.scheduler.state.workers.values()].find((w) => w.name === "skein-0-0")!;
+    process.kill(victim.pid, "SIGTERM");
+    await until(() => cluster.workers.every((w) => w.name !== "skein-0-0"), { what: "skein-0-0 gone" });
+    expect(await client.gather(draws)).toEqual(before);
+    for (const f of draws) expect([...(cluster.scheduler.state.tasks.get(f.key)?.whoHas ?? [])].map((w) => w.name)).toEqual(["skein-1-0"]);
+  });
+});
+
+describe("adaptive scaling", () => {
+  it("grows with the work, finishes it, and shrinks to the minimum when idle", async () => {
+    const { cluster, client } = await start();
+    const sizes: number[] = [];
+    cluster.scheduler.onWorkersChanged((w) => sizes.push(w.length));
+    cluster.adapt({ minimum: 0, maximum: 3, interval: 0.2, targetDuration: 1, waitCount: 3 });
+    expect(cluster.adaptive).toBe(true);
+    const slow = client.map((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), Array(12).fill(700));
+    expect(await client.gather(slow)).toEqual(Array(12).fill(700));
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(2);
+    // Results are still held by `slow`: the cluster keeps one worker for them, and no more.
+    await until(() => cluster.workers.length === 1 && cluster.jobs.length === 1, { what: "the cluster shrunk to 1", timeout: 30_000 });
+    expect(await client.gather(slow)).toEqual(Array(12).fill(700));
+    for (const f of slow) f.release();
+    await until(() => cluster.workers.length === 0 && cluster.jobs.length === 0, { what: "the cluster shrunk to 0 once nothing is held", timeout: 30_000 });
+  });
+
+  it("replaces a job whose workers reached their lifetime", async () => {
+    const { cluster } = await start({ workerExtraArgs: ["--lifetime", "2"] });
+    cluster.adapt({ minimum: 1, maximum: 1, interval: 0.2 });
+    const seen = new Set<string>();
+    cluster.scheduler.onWorkersChanged((workers) => workers.forEach((w) => seen.add(w.name)));
+    await until(() => seen.size >= 2, { what: "a second worker after the first one's lifetime ended", timeout: 30_000 });
+    expect([...seen]).toEqual(expect.arrayContaining(["skein-0-0", "skein-1-0"]));
+  });
+
+  it("rejects bad adapt options", async () => {
+    const { cluster } = await start();
+    expect(() => cluster.adapt({ minimum: 5, maximum: 2 })).toThrow(/minimum \(5\) is above maximum \(2\)/);
+    expect(() => cluster.adapt({ maximun: 2 } as never)).toThrow(/unknown option "maximun"/);
+  });
+
+  it("scale() after adapt() fixes the size", async () => {
+    const { cluster } = await start();
+    cluster.adapt({ minimum: 0, maximum: 2 });
+    await cluster.scale(1);
+    expect(cluster.adaptive).toBe(false);
+    await cluster.waitForWorkers(1, { timeout: 30_000 });
+  });
+});
