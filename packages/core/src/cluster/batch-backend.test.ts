@@ -85,6 +85,12 @@ describe("batchJobScript", () => {
     expect(text).not.toMatch(/\bexport\b|\$PBS_|\$\{/);
   });
 
+  it("points SKEIN_SECRET_FILE at the cluster's file even when env names another", () => {
+    const script = batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ env: { SKEIN_SECRET_FILE: "/elsewhere" } }) });
+    expect(script).toContain(`exec env SKEIN_SECRET_FILE=${dir}/clusters/x/secret /usr/bin/node`);
+    expect(script).not.toContain("/elsewhere");
+  });
+
   it("refuses an environment variable name the shells cannot take", () => {
     expect(() => batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ env: { "BAD-NAME": "x" } }) })).toThrow(/BAD-NAME/);
   });

@@ -93,7 +93,6 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
   const timeouts = { ...DEFAULT_BATCH_TIMEOUTS, ...definition.timeouts };
   const normalise = definition.normaliseJobId ?? ((id: string) => id);
   const outputFiles = new Map<JobId, string>();
-  let scriptDir: string | undefined;
 
   const run = async (argv: readonly string[], timeout: number, signal?: AbortSignal): Promise<CommandResult> => {
     const [file, ...args] = argv as [string, ...string[]];
@@ -138,7 +137,9 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
 
     async submit(job, signal) {
       if (!job.secretFile) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `job ${job.name} has no secretFile: batch jobs read the cluster secret from a file (Cluster writes it for backends with remoteWorkers)`);
-      scriptDir ??= mkdtempSync(join(tmpdir(), `skein-${name}-`));
+      // A private directory per submission, gone right after it: nothing is left even when the
+      // process ends without close().
+      const scriptDir = mkdtempSync(join(tmpdir(), `skein-${name}-`));
       const token = randomUUID().slice(0, 8);
       const script = join(scriptDir, `${job.name}-${token}.sh`);
       const outputFile = join(outputDirectory(job), `${job.name}-${token}.out`);
@@ -156,7 +157,7 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
         return id;
       } finally {
         // Every batch system copies the script when it accepts the job.
-        rmSync(script, { force: true });
+        rmSync(scriptDir, { recursive: true, force: true });
       }
     },
 
@@ -183,11 +184,6 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
       if (ids.length === 0) return;
       const [file, ...args] = [...commands.cancel, ...ids] as [string, ...string[]];
       spawnSync(file, args, { stdio: "ignore", timeout: timeouts.cancel, env: withoutSecrets(process.env) });
-    },
-
-    async close() {
-      if (scriptDir) rmSync(scriptDir, { recursive: true, force: true });
-      scriptDir = undefined;
     },
   };
 }
@@ -252,7 +248,8 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function batchJobScript(options: { shebang: string; directives: readonly string[]; job: JobSpec }): string {
   const { job } = options;
-  const env = { ...(job.secretFile ? { SKEIN_SECRET_FILE: job.secretFile } : {}), ...job.env };
+  const { SKEIN_SECRET_FILE: _replaced, ...extra } = job.env;
+  const env = { ...(job.secretFile ? { SKEIN_SECRET_FILE: job.secretFile } : {}), ...extra };
   for (const key of Object.keys(env)) {
     if (!ENV_NAME.test(key)) throw new SkeinError("job-script", SKEIN_ERROR_CODES.BAD_OPTION, `environment variable name ${JSON.stringify(key)} (option "env") must be letters, digits and "_", not starting with a digit`);
   }

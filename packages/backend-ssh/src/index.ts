@@ -1,0 +1,10 @@
+export { createBackend, sshBackend } from "./ssh-backend.js";
+export type { SshBackend } from "./ssh-backend.js";
+export { RESERVED_SSH_OPTIONS, optionKeys, resolveSshSettings } from "./options.js";
+export type { SshBackendOptions, SshSettings } from "./options.js";
+export { parseHost } from "./host-spec.js";
+export type { SshHost } from "./host-spec.js";
+export { loginShellQuote, remoteCommand, remoteScript, shWord } from "./remote-script.js";
+export type { RemoteCommandOptions } from "./remote-script.js";
+export { CONTROL_PERSIST_SECONDS, SshCommandError, sshArgv } from "./ssh-command.js";
+export type { SshResult } from "./ssh-command.js";

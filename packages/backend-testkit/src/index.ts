@@ -1,0 +1,7 @@
+export { describeBackendConformance } from "./describe.js";
+export type { ConformanceOptions } from "./options.js";
+export type { ConformanceContext, StateName } from "./harness.js";
+export { MARK_VARIABLE, processesWithMark } from "./harness.js";
+export { always, commandProblem, requireService, slurm, slurmTorqueWrappers } from "./require-service.js";
+export type { ServiceGate, ServiceProbe } from "./require-service.js";
+export { FAILURE_LINE, failing, sleeper } from "./jobs.js";
