@@ -4,6 +4,7 @@ import { cac } from "cac";
 import { isSkeinError } from "@skein/core";
 import { runInfo } from "./commands/info.js";
 import { runJobScript } from "./commands/job-script.js";
+import { runJobs } from "./commands/jobs.js";
 import { runScheduler } from "./commands/scheduler.js";
 import { runWorkerCli } from "@skein/worker";
 import { EXIT_CODES } from "./exit-codes.js";
@@ -28,6 +29,15 @@ async function main(argv: string[]): Promise<number> {
     .option("--config <path>", "Config file to use instead of skein.config.* here")
     .action((options) => runJobScript(options));
   cli
+    .command("jobs <action> [...ids]", "List the jobs each cluster started (list), or cancel them (cancel <cluster-or-job-id…> | --orphaned | --all)")
+    .option("--json", "list: print JSON")
+    .option("--orphaned", "cancel: every cluster whose process on this host is gone")
+    .option("--all", "cancel: every cluster in the ledger")
+    .option("--force", "cancel: also clusters whose process is still running")
+    .example("  skein jobs list")
+    .example("  skein jobs cancel --orphaned")
+    .action((action, ids, options) => runJobs(action, ids, options));
+  cli
     .command("info", "Show where the configuration comes from, the backend, and the worker command")
     .option("--config <path>", "Config file to use instead of skein.config.* here")
     .action((options) => runInfo(options));
@@ -50,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function cliUsage(): string {
-  return "Usage: skein <scheduler|worker|job-script|info> [options]\nRun skein --help for details.\n";
+  return "Usage: skein <scheduler|worker|job-script|jobs|info> [options]\nRun skein --help for details.\n";
 }
 
 main(process.argv.slice(2)).then(

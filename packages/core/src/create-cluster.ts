@@ -1,6 +1,7 @@
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import type { ClusterBackend } from "./cluster/backend.js";
 import { Cluster } from "./cluster/cluster.js";
+import type { BackendOrigin } from "./cluster/job-ledger.js";
 import { COMMON_OPTION_KEYS, backendOptionsOf, resolveClusterSettings, type ClusterOptions, type ClusterSettings } from "./cluster/cluster-options.js";
 import { loadBackendModule } from "./config/backend-loader.js";
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";
@@ -15,8 +16,8 @@ export type CreateClusterOptions = ClusterOptions & Record<string, unknown>;
  * (see `loadConfig`), and the backend defaults to "local". Options given here win over both.
  */
 export async function createCluster(options: CreateClusterOptions = {}, configOptions: LoadConfigOptions = {}): Promise<Cluster> {
-  const { backend, settings } = await resolveCluster(options, configOptions);
-  return Cluster.start(backend, settings);
+  const { backend, settings, origin } = await resolveCluster(options, configOptions);
+  return Cluster.start(backend, settings, origin);
 }
 
 export interface ResolvedCluster {
@@ -25,6 +26,8 @@ export interface ResolvedCluster {
   readonly backend: ClusterBackend;
   /** Where an option came from: "createCluster options", a file, "environment variable SKEIN_…", or "defaults". */
   readonly sourceOf: (key: string) => string;
+  /** How to build this backend again (for the job ledger). */
+  readonly origin: BackendOrigin;
 }
 
 /** Everything `createCluster` does before starting anything: merge config, validate, build the backend. */
@@ -56,5 +59,5 @@ export async function resolveCluster(options: CreateClusterOptions = {}, configO
     }
   }
   const backend = await module.createBackend(backendOptions, { sourceOf, baseDir: loaded.baseDir });
-  return { loaded, settings, backend, sourceOf };
+  return { loaded, settings, backend, sourceOf, origin: { module: settings.backend, baseDir: loaded.baseDir, options: backendOptions } };
 }

@@ -17,6 +17,8 @@ export { COMMON_OPTION_KEYS, resolveClusterSettings } from "./cluster/cluster-op
 export type { ClusterOptions, ClusterSettings } from "./cluster/cluster-options.js";
 export { buildJobSpec, lifetimeFor } from "./cluster/job-spec.js";
 export { AdaptivePolicy } from "./cluster/adaptive.js";
+export { JobLedger, forgetJobs, isProcessAlive, ledgerDirectory, readLedger } from "./cluster/job-ledger.js";
+export type { BackendOrigin, LedgerRecord } from "./cluster/job-ledger.js";
 export type { AdaptOptions, Load } from "./cluster/adaptive.js";
 export { defaultWorkerCommand } from "./cluster/worker-command.js";
 export { BUILTIN_BACKENDS, loadBackendModule } from "./config/backend-loader.js";

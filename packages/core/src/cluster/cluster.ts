@@ -14,6 +14,7 @@ import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
 import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
 import { buildJobSpec } from "./job-spec.js";
+import { JobLedger, type BackendOrigin } from "./job-ledger.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { defaultWorkerCommand } from "./worker-command.js";
 
@@ -76,6 +77,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   readonly #listeners = new Set<() => void>();
   readonly #workerCommand: readonly string[];
   readonly #secretFile: SecretFile | undefined;
+  readonly #ledger: JobLedger | undefined;
   #nextJobIndex = 0;
   #targetJobs = 0;
   #reconciling: Promise<void> | undefined;
@@ -90,8 +92,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** Jobs in a row that ended before any of their workers connected. */
   #failuresInARow = 0;
 
-  private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined) {
+  private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined, ledger: JobLedger | undefined) {
     this.#secretFile = secretFile;
+    this.#ledger = ledger;
     this.backend = backend;
     this.settings = settings;
     this.name = settings.name;
@@ -103,13 +106,19 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   /** Start a scheduler for this cluster; no jobs run until `scale`. */
-  static async start(backend: ClusterBackend, settings: ClusterSettings): Promise<Cluster> {
+  /**
+   * Start a scheduler for this cluster; no jobs run until `scale`. `origin` says how to build the
+   * backend again from another process, so `skein jobs cancel` can clean up after a dead client.
+   */
+  static async start(backend: ClusterBackend, settings: ClusterSettings, origin?: BackendOrigin): Promise<Cluster> {
     const secret = generateSecret();
     const { host, advertiseHost } = schedulerHostFor(backend, settings);
     const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
     try {
       const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}) });
-      return new Cluster(backend, settings, scheduler, secret, secretFile);
+      // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
+      const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
+      return new Cluster(backend, settings, scheduler, secret, secretFile, ledger);
     } catch (error) {
       secretFile?.remove();
       throw error;
@@ -254,8 +263,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const job of this.#liveJobs()) job.cancelRequested = true;
     try {
       if (ids.length > 0) this.backend.cancelSync?.(ids);
+      if (ids.length === 0 || this.backend.cancelSync) this.#ledger?.remove();
     } catch {
-      // Last resort while the process exits: nothing left to report to.
+      // Last resort while the process exits: the ledger keeps the jobs for `skein jobs cancel`.
     }
     this.#secretFile?.remove();
   }
@@ -266,7 +276,11 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#targetJobs = 0;
     const live = this.#liveJobs();
     await this.#cancelJobs(live).catch(() => undefined);
-    await this.#waitUntilGone(10_000).catch(() => undefined);
+    const gone = await this.#waitUntilGone(10_000).then(
+      () => true,
+      () => false,
+    );
+    if (gone) this.#ledger?.remove();
     await Promise.resolve(this.backend.close?.()).catch(() => undefined);
     this.#secretFile?.remove();
     return live.length;
@@ -353,6 +367,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       failure: undefined,
     };
     this.#jobs.set(id, record);
+    this.#ledger?.submitted(id);
     log.debug(`cluster ${this.name}: submitted job ${id}`);
     if (this.#closing) await this.#cancelJobs([record]);
   }
@@ -456,7 +471,10 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const job of live) {
       const state = states.get(job.id);
       if (!state) continue;
-      if (job.state.state !== "exited" && state.state === "exited") log.debug(`cluster ${this.name}: job ${job.id} ended (${describeExit(state)})`);
+      if (job.state.state !== "exited" && state.state === "exited") {
+        log.debug(`cluster ${this.name}: job ${job.id} ended (${describeExit(state)})`);
+        this.#ledger?.gone([job.id]);
+      }
       job.state = state;
       if (state.state === "exited" && !job.connected && !job.cancelRequested && !job.retiring && !this.#closing) {
         job.failure = await this.#failureOf(job, state);
@@ -526,6 +544,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     }
     this.#closed = true;
     this.#secretFile?.remove();
+    // Jobs we could not confirm gone stay in the ledger, for `skein jobs list`.
+    if (problems.length === 0) this.#ledger?.remove();
     untrackCluster(this);
     if (problems.length > 0) {
       throw new SkeinError("cluster", SKEIN_ERROR_CODES.COMMAND_FAILED, `cluster ${this.name} closed, but: ${problems.join("; ")}`);
@@ -544,6 +564,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         for (const job of live) {
           const state = states.get(job.id);
           if (state) job.state = state;
+          if (state?.state === "exited") this.#ledger?.gone([job.id]);
         }
       } catch (error) {
         if (Date.now() > deadline) throw error;

@@ -25,7 +25,7 @@ export interface LoadedConfig {
 }
 
 /** Environment variables that are not options. */
-const RESERVED_ENV = new Set(["SKEIN_SECRET", "SKEIN_SECRET_FILE", "SKEIN_LOG", "SKEIN_CONFIG", "SKEIN_WORKER_OPTIONS", "SKEIN_LOCAL_DIRECTORY"]);
+const RESERVED_ENV = new Set(["SKEIN_SECRET", "SKEIN_SECRET_FILE", "SKEIN_LOG", "SKEIN_CONFIG", "SKEIN_WORKER_OPTIONS", "SKEIN_LOCAL_DIRECTORY", "SKEIN_STATE_DIR"]);
 /** Prefixes of variables that belong to Skein's tooling, not to cluster options. */
 const IGNORED_ENV_PREFIXES = ["SKEIN_TEST_", "SKEIN_BENCH_"];
 
