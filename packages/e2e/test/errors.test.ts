@@ -30,7 +30,7 @@ describe("task errors", () => {
     expect(error).toBeInstanceOf(RemoteTaskError);
     expect(error).toMatchObject({ code: "SKEIN_ERR_TASK_FAILED", key: f.key, remoteName: "SyntaxError", remoteMessage: "not a CSV record: no commas here" });
     expect(error.message).toBe(`[skein] [task] task ${f.key} failed: SyntaxError: not a CSV record: no commas here`);
-    expect(error.remoteStack).toContain("at parseRecord (skein-function:parseRecord");
+    expect(error.remoteStack).toContain("(skein-function:parseRecord:");
     expect(error.stack).toContain("--- remote stack (worker) ---");
   });
 

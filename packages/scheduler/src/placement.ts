@@ -11,11 +11,19 @@ const BANDWIDTH_BYTES_PER_SECOND = 100e6;
 
 /** Workers the task may run on now. */
 export function validWorkers(state: SchedulerState, ts: TaskState): WorkerState[] {
-  const running = [...state.workers.values()].filter((ws) => ws.status === "running");
+  const needs = ts.restrictions?.resources;
+  // Resources are a hard limit: a worker that does not offer enough of them can never run the task.
+  const running = [...state.workers.values()].filter((ws) => ws.status === "running" && (!needs || offers(ws, needs)));
   const wanted = ts.restrictions?.workers;
   if (!wanted || wanted.size === 0) return running;
   const allowed = running.filter((ws) => wanted.has(ws.name) || wanted.has(ws.address) || wanted.has(ws.host));
   return allowed.length > 0 || !ts.restrictions?.allowOtherWorkers ? allowed : running;
+}
+
+/** The worker declares at least this much of every resource (`skein worker --resources GPU=2`). */
+function offers(ws: WorkerState, needs: Readonly<Record<string, number>>): boolean {
+  for (const [name, amount] of Object.entries(needs)) if ((ws.resources[name] ?? 0) < amount) return false;
+  return true;
 }
 
 /** A worker has enough work queued that more root tasks should wait on the scheduler. */
@@ -79,12 +87,12 @@ function holdsAnyInput(ts: TaskState, ws: WorkerState): boolean {
 }
 
 /** Estimated seconds until a new task would start on `ws`. */
-function loadOf(state: SchedulerState, ws: WorkerState): number {
+export function loadOf(state: SchedulerState, ws: WorkerState): number {
   return occupancyOf(state, ws) / ws.nthreads;
 }
 
 /** Estimated seconds to bring the task's missing inputs to `ws`. */
-function transferCost(ts: TaskState, ws: WorkerState): number {
+export function transferCost(ts: TaskState, ws: WorkerState): number {
   let seconds = 0;
   for (const dep of ts.dependencies) {
     if (!dep.whoHas.has(ws)) seconds += FETCH_LATENCY_SECONDS + dep.nbytes / BANDWIDTH_BYTES_PER_SECOND;

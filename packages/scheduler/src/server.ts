@@ -229,6 +229,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       }
       case "error":
         return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
+      case "steal-response":
+        return apply({ type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId });
       case "request-retire":
         // The worker is leaving anyway (walltime, SIGTERM): move what can be moved, then let it go.
         return retire([workerId], message.reason, retireTimeoutMs, true);

@@ -37,6 +37,8 @@ export const SKEIN_ERROR_CODES = {
   JOB_FAILED_BEFORE_CONNECT: "SKEIN_ERR_JOB_FAILED_BEFORE_CONNECT",
   /** A backend could not be found or loaded. */
   BACKEND_NOT_FOUND: "SKEIN_ERR_BACKEND_NOT_FOUND",
+  /** A task graph has a cycle, or a task depends on a key that is neither in the graph nor held. */
+  BAD_GRAPH: "SKEIN_ERR_BAD_GRAPH",
 } as const;
 
 export type SkeinErrorCode = (typeof SKEIN_ERROR_CODES)[keyof typeof SKEIN_ERROR_CODES];

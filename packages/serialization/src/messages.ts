@@ -87,6 +87,10 @@ export const UpdateGraph = v.object({
 export const ReleaseKeys = v.object({ op: v.literal("release-keys"), keys, stimulusId });
 /** Cancel keys for this client (or for everyone with `force`), and the tasks that depend on them. */
 export const CancelKeys = v.object({ op: v.literal("cancel-keys"), keys, force: v.boolean(), stimulusId });
+/** Run these tasks to completion even if every client drops them or disconnects (`fireAndForget`). */
+export const FireAndForget = v.object({ op: v.literal("fire-and-forget"), keys, stimulusId });
+/** Run these erred tasks again, with their erred dependencies (`future.retry()`). */
+export const RetryKeys = v.object({ op: v.literal("retry-keys"), keys, stimulusId });
 /** Put data on workers. */
 export const Scatter = v.object({
   op: v.literal("scatter"),
@@ -160,8 +164,12 @@ export const ComputeTask = v.object({
   args: bytes,
   deps: v.array(DependencySchema),
   priority: v.array(finite),
+  /** Abstract resources the task holds while it runs; the worker runs it only when they are free. */
+  resources: v.optional(v.record(v.string(), finite)),
   stimulusId,
 });
+/** Give this task back if it has not started (work stealing); answered with steal-response. */
+export const StealRequest = v.object({ op: v.literal("steal-request"), key, stimulusId });
 /** Forget these keys: drop their data, or drop the task if it has not run yet. */
 export const FreeKeys = v.object({ op: v.literal("free-keys"), keys, stimulusId });
 export const PutData = v.object({ op: v.literal("put-data"), requestId, key, data: bytes, stimulusId });
@@ -204,6 +212,8 @@ export const TaskErred = v.object({
 export const KeysAdded = v.object({ op: v.literal("keys-added"), keys: v.array(v.object({ key, nbytes: count })), stimulusId });
 /** A peer did not have a dependency the scheduler said it had. */
 export const MissingData = v.object({ op: v.literal("missing-data"), key, dep: key, from: address, stimulusId });
+/** Answer to steal-request: `stolen` when the task was dropped before it started. */
+export const StealResponse = v.object({ op: v.literal("steal-response"), key, stolen: v.boolean(), stimulusId });
 /** Please retire me: move my data elsewhere, then send close-worker (walltime ahead, SIGTERM). */
 export const RequestRetire = v.object({ op: v.literal("request-retire"), reason: v.string(), stimulusId });
 export const DataStored = v.object({ op: v.literal("data-stored"), requestId, key, nbytes: count, stimulusId });
@@ -233,6 +243,8 @@ export const MESSAGE_SCHEMAS = {
   "update-graph": UpdateGraph,
   "release-keys": ReleaseKeys,
   "cancel-keys": CancelKeys,
+  "fire-and-forget": FireAndForget,
+  "retry-keys": RetryKeys,
   scatter: Scatter,
   "who-has": WhoHas,
   identity: Identity,
@@ -249,6 +261,8 @@ export const MESSAGE_SCHEMAS = {
   "put-data": PutData,
   "close-worker": CloseWorker,
   "acquire-replicas": AcquireReplicas,
+  "steal-request": StealRequest,
+  "steal-response": StealResponse,
   "request-retire": RequestRetire,
   "register-worker": RegisterWorker,
   "task-finished": TaskFinished,
@@ -276,6 +290,8 @@ export type ClientToScheduler =
   | MessageOf<"update-graph">
   | MessageOf<"release-keys">
   | MessageOf<"cancel-keys">
+  | MessageOf<"fire-and-forget">
+  | MessageOf<"retry-keys">
   | MessageOf<"scatter">
   | MessageOf<"who-has">
   | MessageOf<"identity">
@@ -298,6 +314,7 @@ export type SchedulerToWorker =
   | MessageOf<"put-data">
   | MessageOf<"close-worker">
   | MessageOf<"acquire-replicas">
+  | MessageOf<"steal-request">
   | MessageOf<"error">;
 export type WorkerToScheduler =
   | MessageOf<"register-worker">
@@ -308,6 +325,7 @@ export type WorkerToScheduler =
   | MessageOf<"data-stored">
   | MessageOf<"heartbeat">
   | MessageOf<"request-retire">
+  | MessageOf<"steal-response">
   | MessageOf<"error">;
 export type PeerRequest = MessageOf<"get-data"> | MessageOf<"error">;
 export type PeerReply = MessageOf<"welcome"> | MessageOf<"data"> | MessageOf<"error">;

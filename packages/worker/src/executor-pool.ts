@@ -16,6 +16,8 @@ const MAX_BATCH = 256;
 export interface PoolTask extends ThreadTask {
   /** Lower runs first. */
   priority: readonly number[];
+  /** Abstract resources held while it runs; it starts only when the worker has them free. */
+  resources?: Readonly<Record<string, number>> | undefined;
 }
 
 interface ThreadSlot {
@@ -33,6 +35,8 @@ export interface ExecutorPoolOptions {
   /** A thread died (e.g. out of memory): the tasks it was running are reported here. */
   onThreadCrash: (keys: string[], error: Error) => void;
   lookupFunction: (hash: string) => FunctionSpec | undefined;
+  /** Resources this worker offers (`--resources`); tasks that need them wait until they are free. @default {} */
+  resources?: Readonly<Record<string, number>>;
 }
 
 export class ExecutorPool {
@@ -41,9 +45,14 @@ export class ExecutorPool {
   #durations = new Map<string, number>();
   #options: ExecutorPoolOptions;
   #terminated = false;
+  /** Resources not held by a running task. */
+  #free: Map<string, number>;
+  /** Resources held, by running task key. */
+  #held = new Map<string, Readonly<Record<string, number>>>();
 
   constructor(options: ExecutorPoolOptions) {
     this.#options = options;
+    this.#free = new Map(Object.entries(options.resources ?? {}));
     for (let i = 0; i < options.nthreads; i++) this.#slots.push(this.#spawn());
   }
 
@@ -60,6 +69,14 @@ export class ExecutorPool {
   submit(task: PoolTask): void {
     insertByPriority(this.#ready, task);
     this.#dispatch();
+  }
+
+  /** Take a task back if it has not started (work stealing). Never stops a running task. */
+  dequeue(key: string): boolean {
+    const index = this.#ready.findIndex((t) => t.key === key);
+    if (index === -1) return false;
+    this.#ready.splice(index, 1);
+    return true;
   }
 
   /**
@@ -93,6 +110,7 @@ export class ExecutorPool {
       if (this.#ready.length === 0) return;
       if (slot.busy) continue;
       const batch = this.#takeBatch();
+      if (batch.length === 0) return;
       const newFunctions: FunctionSpec[] = [];
       for (const task of batch) {
         if (slot.knownFunctions.has(task.fnHash)) continue;
@@ -109,8 +127,15 @@ export class ExecutorPool {
   }
 
   #takeBatch(): PoolTask[] {
-    const first = this.#ready.shift() as PoolTask;
+    // The first task, in priority order, whose resources are free (tasks without needs always are).
+    const index = this.#ready.findIndex((t) => this.#fits(t));
+    if (index === -1) return [];
+    const first = this.#ready.splice(index, 1)[0] as PoolTask;
     const batch = [first];
+    if (first.resources) {
+      this.#hold(first);
+      return batch;
+    }
     let estimate = this.#durations.get(first.fnHash);
     if (estimate === undefined || estimate > BATCH_TARGET_MS / 2) return batch;
     // Leave work for the other idle threads.
@@ -118,6 +143,7 @@ export class ExecutorPool {
     const share = Math.ceil(this.#ready.length / Math.max(1, idle));
     while (batch.length < MAX_BATCH && batch.length <= share && this.#ready.length > 0) {
       const next = this.#ready[0] as PoolTask;
+      if (next.resources) break;
       const nextEstimate = this.#durations.get(next.fnHash);
       if (nextEstimate === undefined || estimate + nextEstimate > BATCH_TARGET_MS) break;
       estimate += nextEstimate;
@@ -133,6 +159,7 @@ export class ExecutorPool {
       for (const result of message.results) {
         const fnHash = slot.running.get(result.key);
         slot.running.delete(result.key);
+        this.#release(result.key);
         if (fnHash !== undefined) this.#recordDuration(fnHash, result.durationMs);
         this.#options.onResult(result);
       }
@@ -150,8 +177,28 @@ export class ExecutorPool {
     return slot;
   }
 
+  #fits(task: PoolTask): boolean {
+    if (!task.resources) return true;
+    for (const [name, amount] of Object.entries(task.resources)) if ((this.#free.get(name) ?? 0) < amount) return false;
+    return true;
+  }
+
+  #hold(task: PoolTask): void {
+    if (!task.resources) return;
+    for (const [name, amount] of Object.entries(task.resources)) this.#free.set(name, (this.#free.get(name) ?? 0) - amount);
+    this.#held.set(task.key, task.resources);
+  }
+
+  #release(key: string): void {
+    const held = this.#held.get(key);
+    if (!held) return;
+    this.#held.delete(key);
+    for (const [name, amount] of Object.entries(held)) this.#free.set(name, (this.#free.get(name) ?? 0) + amount);
+  }
+
   /** Replace a thread on purpose: its tasks are dropped, not reported. */
   #retire(slot: ThreadSlot): void {
+    for (const key of slot.running.keys()) this.#release(key);
     const index = this.#slots.indexOf(slot);
     this.#slots[index] = this.#spawn();
     void slot.thread.terminate();
@@ -163,6 +210,7 @@ export class ExecutorPool {
     const index = this.#slots.indexOf(slot);
     if (index === -1) return;
     const lost = [...slot.running.keys()];
+    for (const key of lost) this.#release(key);
     this.#slots[index] = this.#spawn();
     void slot.thread.terminate();
     if (lost.length > 0) this.#options.onThreadCrash(lost, error);

@@ -5,7 +5,6 @@
  */
 import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
-import { runInThisContext } from "node:vm";
 import { parentPort } from "node:worker_threads";
 import { decodeValue, encodeError, encodeValue, type EncodedError, type FunctionSpec } from "@skein/serialization";
 import type { ThreadRequest, ThreadResult } from "./executor-protocol.js";
@@ -82,7 +81,10 @@ function functionFor(spec: FunctionSpec): Promise<Function> {
 }
 
 function compileSource(source: string, name: string): Function {
-  const fn = runInThisContext(source, { filename: `${SOURCE_FILENAME_PREFIX}${name}` });
+  // The Function constructor rather than vm: `await import("node:fs")` inside a task then works
+  // without vm's experimental loader flag (which prints a warning), and `sourceURL` still names
+  // the function in stack traces.
+  const fn = new Function(`return ${source}\n//# sourceURL=${SOURCE_FILENAME_PREFIX}${name}`)() as unknown;
   if (typeof fn !== "function") throw new TypeError(`the source sent for "${name}" is not a function`);
   return fn as Function;
 }
@@ -137,12 +139,15 @@ function isModuleNotFound(error: unknown): boolean {
 }
 
 /**
- * Bundlers that keep function names (esbuild's keepNames, used by tsx) wrap functions in
- * `__name(fn, "name")`, a helper that exists in the user's bundle but not here. Provide it so such
- * functions can travel by value.
+ * Tools rewrite the code users write before it runs, and a function sent by value carries the
+ * rewritten source. Provide the helpers they insert, so such functions still run here: esbuild's
+ * keepNames (used by tsx) wraps functions in `__name(fn, "name")`.
  */
 function installCompileHelpers(): void {
   const g = globalThis as Record<string, unknown>;
+  // Vite/vitest rewrite `import(x)` into `__vite_ssr_dynamic_import__(x)` in the code they serve,
+  // so a function defined in a vitest test arrives with that name in its source.
+  if (typeof g.__vite_ssr_dynamic_import__ !== "function") g.__vite_ssr_dynamic_import__ = (specifier: string) => import(specifier);
   if (typeof g.__name !== "function") {
     g.__name = (target: unknown, value: string) => {
       try {

@@ -71,6 +71,7 @@ interface WorkerTask {
   readonly args: Uint8Array;
   readonly deps: MessageOf<"compute-task">["deps"];
   readonly priority: readonly number[];
+  readonly resources: Readonly<Record<string, number>> | undefined;
   status: TaskStatus;
   readonly missing: Set<string>;
 }
@@ -113,6 +114,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const pool = new ExecutorPool({
     nthreads,
+    resources: options.resources ?? {},
     lookupFunction: (hash) => functions.get(hash),
     onResult: (result) => finish(result),
     onThreadCrash: (keys, error) => {
@@ -138,7 +140,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const makeReady = (task: WorkerTask) => {
     task.status = "ready";
     const deps: [string, Uint8Array][] = task.deps.map((d) => [d.key, store.get(d.key) as Uint8Array]);
-    pool.submit({ key: task.key, fnHash: task.fnHash, args: ownBytes(task.args), deps, priority: task.priority });
+    pool.submit({ key: task.key, fnHash: task.fnHash, args: ownBytes(task.args), deps, priority: task.priority, resources: task.resources });
   };
 
   // --- fetching inputs from peers ---
@@ -239,6 +241,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       case "close-worker":
         void stop(WORKER_EXIT_CODES.CLOSED, `closed by the scheduler: ${message.reason}`);
         return;
+      case "steal-request":
+        send({ op: "steal-response", key: message.key, stolen: giveBack(message.key), stimulusId: message.stimulusId });
+        return;
       case "acquire-replicas":
         // Copies of a retiring worker's results: fetched like inputs, reported with keys-added.
         for (const dep of message.keys) if (!store.has(dep.key)) requestInput(dep, undefined);
@@ -268,12 +273,29 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       args: message.args,
       deps: message.deps,
       priority: message.priority,
+      resources: message.resources,
       status: "fetching",
       missing: new Set(message.deps.filter((d) => !store.has(d.key)).map((d) => d.key)),
     };
     tasks.set(task.key, task);
     if (task.missing.size === 0) makeReady(task);
     else for (const dep of task.deps) if (task.missing.has(dep.key)) requestInput(dep, task);
+  };
+
+  /** Work stealing: drop a task that has not started yet, so another worker can run it. */
+  const giveBack = (key: string): boolean => {
+    const task = tasks.get(key);
+    if (!task) return false;
+    if (task.status === "fetching") {
+      tasks.delete(key);
+      for (const entry of fetching.values()) entry.waiting.delete(task);
+      return true;
+    }
+    if (task.status === "ready" && pool.dequeue(key)) {
+      tasks.delete(key);
+      return true;
+    }
+    return false;
   };
 
   const freeKey = (key: string) => {

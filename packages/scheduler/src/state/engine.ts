@@ -7,6 +7,7 @@ import type { SchedulerEvent } from "./events.js";
 import { takeFromQueue } from "../placement.js";
 import { handleEvent } from "./handlers/index.js";
 import { progressRetirements } from "./handlers/retire.js";
+import { stealWork } from "../stealing.js";
 import { validateState, validateTask } from "./invariants.js";
 import type { SchedulerState, TaskState, TaskStatus } from "./task-state.js";
 import { handlerFor } from "./transition-table.js";
@@ -24,6 +25,7 @@ export function applyEvent(state: SchedulerState, event: SchedulerEvent): Messag
   const messages = drain(state, handleEvent(state, event), event.stimulusId);
   messages.push(...fillQueueSlots(state, event.stimulusId));
   messages.push(...progressRetirements(state, event.stimulusId));
+  messages.push(...stealWork(state, event.stimulusId));
   if (state.config.validate) validateState(state);
   return messages;
 }

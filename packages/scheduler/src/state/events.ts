@@ -63,6 +63,13 @@ export interface WorkersRetiring extends Stimulus {
    */
   readonly force: boolean;
 }
+/** A worker answered a steal-request: `stolen` when it dropped the task before starting it. */
+export interface StealResponse extends Stimulus {
+  readonly type: "steal-response";
+  readonly workerId: string;
+  readonly key: string;
+  readonly stolen: boolean;
+}
 export interface TaskFinished extends Stimulus {
   readonly type: "task-finished";
   readonly workerId: string;
@@ -108,6 +115,7 @@ export type SchedulerEvent =
   | WorkerAdded
   | WorkerRemoved
   | WorkersRetiring
+  | StealResponse
   | TaskFinished
   | TaskErred
   | KeysAdded

@@ -39,6 +39,10 @@ export interface TaskState {
   readonly whoWants: Set<ClientState>;
   readonly whoHas: Set<WorkerState>;
   processingOn: WorkerState | undefined;
+  /** A steal-request is out for this task; the worker that would take it. */
+  stealTarget: WorkerState | undefined;
+  /** Where the next placement should put it, if still valid (set when a task was stolen). */
+  preferredWorker: WorkerState | undefined;
   nbytes: number;
   typeName: string;
   /** Names of workers that died while running this task. */
@@ -156,6 +160,8 @@ export function newTask(key: string, priority: readonly [number, number]): TaskS
     whoWants: new Set(),
     whoHas: new Set(),
     processingOn: undefined,
+    stealTarget: undefined,
+    preferredWorker: undefined,
     nbytes: 0,
     typeName: "",
     suspicious: undefined,

@@ -3,6 +3,7 @@ import type { SchedulerEvent } from "../events.js";
 import type { SchedulerState } from "../task-state.js";
 import { clientAdded, clientRemoved, graphUpdated, keysCancelled, keysReleased, scatterRequested } from "./client-events.js";
 import { workersRetiring } from "./retire.js";
+import { stealResponse } from "./steal-response.js";
 import { dataStored, keysAdded, missingData, taskErred, taskFinished, workerAdded, workerRemoved } from "./worker-events.js";
 
 /** Turn one event into effects (recommendations and messages). */
@@ -26,6 +27,8 @@ export function handleEvent(state: SchedulerState, event: SchedulerEvent): Effec
       return workerRemoved(state, event);
     case "workers-retiring":
       return workersRetiring(state, event);
+    case "steal-response":
+      return stealResponse(state, event);
     case "task-finished":
       return taskFinished(state, event);
     case "task-erred":

@@ -55,7 +55,9 @@ export function startProcessing(state: SchedulerState, ts: TaskState, ctx: Trans
   const run = ts.run;
   if (!run) throw new Error(`task ${ts.key} has no recipe and cannot be processed`);
   const candidates = validWorkers(state, ts);
-  let ws = ctx.worker && candidates.includes(ctx.worker) ? ctx.worker : undefined;
+  const wanted = ctx.worker ?? ts.preferredWorker;
+  ts.preferredWorker = undefined;
+  let ws = wanted && candidates.includes(wanted) ? wanted : undefined;
   if (!ws) {
     if (candidates.length === 0) return decline("no-worker");
     ws = decideWorker(state, ts, candidates);
@@ -72,8 +74,18 @@ export function startProcessing(state: SchedulerState, ts: TaskState, ctx: Trans
     effects.push(toWorker(ws, { op: "define-functions", functions: [spec] }));
   }
   const deps = [...ts.dependencies].map((dep) => ({ key: dep.key, nbytes: dep.nbytes, whoHas: [...dep.whoHas].map((w) => w.address) }));
+  const resources = ts.restrictions?.resources;
   effects.push(
-    toWorker(ws, { op: "compute-task", key: ts.key, fnHash: run.fnHash, args: run.args, deps, priority: [...ts.priority], stimulusId: ctx.stimulusId }),
+    toWorker(ws, {
+      op: "compute-task",
+      key: ts.key,
+      fnHash: run.fnHash,
+      args: run.args,
+      deps,
+      priority: [...ts.priority],
+      ...(resources ? { resources: { ...resources } } : {}),
+      stimulusId: ctx.stimulusId,
+    }),
   );
   return effects;
 }
@@ -83,6 +95,7 @@ export function stopProcessing(ts: TaskState): WorkerState | undefined {
   const ws = ts.processingOn;
   if (!ws) return undefined;
   ws.processing.delete(ts);
+  ts.stealTarget = undefined;
   const count = (ws.processingPrefixes.get(ts.prefix) ?? 1) - 1;
   if (count > 0) ws.processingPrefixes.set(ts.prefix, count);
   else ws.processingPrefixes.delete(ts.prefix);

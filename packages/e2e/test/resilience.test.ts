@@ -1,0 +1,98 @@
+/**
+ * Losing workers loses no result a user still holds a future for: kill -9 and SIGSTOP of real
+ * worker processes, lineage recomputation, and the limit on tasks that keep killing workers.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Client, createCluster, type Cluster } from "@skein/core";
+import { expectNoProcessesLeft, until } from "./helpers.js";
+
+let cluster: Cluster | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await cluster?.close();
+  client = undefined;
+  cluster = undefined;
+  await expectNoProcessesLeft();
+});
+
+async function start(workers: number) {
+  cluster = await createCluster({ backend: "local" }, { env: {}, userConfigDir: "/nonexistent" });
+  await cluster.scale(workers);
+  await cluster.waitForWorkers(workers, { timeout: 30_000 });
+  client = await Client.connect(cluster);
+  return { cluster, client };
+}
+
+const workerNamed = (c: Cluster, name: string) => [...c.scheduler.state.workers.values()].find((w) => w.name === name);
+
+describe("a worker dies (kill -9)", () => {
+  it("its running tasks go back, its results are recomputed from lineage, and every answer is right", async () => {
+    const { cluster, client } = await start(2);
+    const log = join(mkdtempSync(join(tmpdir(), "skein-lineage-")), "runs.log");
+    // Inputs pinned on the victim; their dependents run elsewhere after it dies.
+    const inputs = client.with({ workers: "skein-0-0", allowOtherWorkers: true }).map(
+      async (i: number, file: string) => {
+        const { appendFileSync } = await import("node:fs");
+        appendFileSync(file, `input-${i}\n`);
+        return i * 10;
+      },
+      [1, 2, 3],
+      [log, log, log],
+    );
+    await client.wait(inputs);
+    const victim = workerNamed(cluster, "skein-0-0")!;
+    process.kill(victim.pid, "SIGKILL");
+    await until(() => !workerNamed(cluster, "skein-0-0") || workerNamed(cluster, "skein-0-0")!.pid !== victim.pid, { what: "the scheduler to notice the dead worker" });
+    const sums = client.map((x: number) => x + 1, inputs);
+    expect(await client.gather(sums)).toEqual([11, 21, 31]);
+    // Each input ran once before the kill and once more to recompute it.
+    const runs = readFileSync(log, "utf8").trim().split("\n").sort();
+    expect(runs).toEqual(["input-1", "input-1", "input-2", "input-2", "input-3", "input-3"]);
+  });
+
+  it("a task that kills every worker it runs on fails with KilledWorkerError after 3 tries", async () => {
+    const { client } = await start(2);
+    const deadly = client.submit(() => {
+      process.kill(process.pid, "SIGKILL");
+      return "never";
+    });
+    const error = await deadly.exception({ timeout: 60_000 });
+    expect(error).toMatchObject({ code: "SKEIN_ERR_TASK_FAILED", remoteName: "KilledWorkerError", remoteCode: "SKEIN_ERR_KILLED_WORKER", key: deadly.key });
+    expect(error?.message).toMatch(/was running on 3 workers that died/);
+    // The cluster keeps working (the supervisor restarted the workers).
+    expect(await client.submit((x: number) => x + 1, 1).result({ timeout: 30_000 })).toBe(2);
+  });
+});
+
+describe("a worker hangs (SIGSTOP)", () => {
+  it("is dropped after a missed heartbeat, its tasks rerun elsewhere, and it leaves when it wakes up", async () => {
+    const { cluster, client } = await start(2);
+    const victim = workerNamed(cluster, "skein-0-0")!;
+    const slow = client.with({ workers: "skein-0-0", allowOtherWorkers: true }).submit((ms: number) => new Promise((r) => setTimeout(() => r(process.pid), ms)), 3000);
+    await until(() => cluster.scheduler.state.tasks.get(slow.key)?.status === "processing", { what: "the task running" });
+    process.kill(victim.pid, "SIGSTOP");
+    try {
+      await until(() => !workerNamed(cluster, "skein-0-0"), { what: "the stopped worker dropped", timeout: 20_000 });
+      expect(await slow.result({ timeout: 30_000 })).not.toBe(victim.pid);
+    } finally {
+      process.kill(victim.pid, "SIGCONT");
+    }
+    // Woken up, it finds its connection gone and exits instead of lingering.
+    await until(
+      () => {
+        try {
+          process.kill(victim.pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { what: "the woken worker process to exit", timeout: 20_000 },
+    );
+  }, 90_000);
+});
