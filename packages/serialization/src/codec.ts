@@ -5,11 +5,20 @@
  *   Date, BigInt, RegExp, typed arrays, `undefined`, shared and cyclic references.
  * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
  */
-import { Encoder, addExtension } from "cbor-x";
+import { Encoder, addExtension, setSizeLimits } from "cbor-x";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
 /** CBOR tag for "the result of task <key>" inside encoded arguments (private-use range). */
 export const TASK_REF_TAG = 40_311;
+
+/**
+ * Limits for everything decoded here, frames and user values alike (cbor-x applies them process
+ * wide). A length header above them is refused before anything is allocated. 16 M elements leaves
+ * room for a graph of a million tasks in one message; frames themselves are capped at 1 GiB by the
+ * transport.
+ */
+export const DECODE_LIMITS = { maxArraySize: 16_000_000, maxMapSize: 16_000_000, maxObjectSize: 16_000_000 } as const;
+setSizeLimits(DECODE_LIMITS);
 
 const frameEncoder = new Encoder({
   // Records would make a frame depend on structures defined in earlier frames; every frame must

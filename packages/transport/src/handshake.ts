@@ -18,6 +18,7 @@ import {
 } from "@skein/serialization";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
+import { AuthLimiter, type AuthLimiterOptions } from "./auth-limiter.js";
 import { log } from "./log.js";
 
 export type Role = HelloMessage["role"];
@@ -44,6 +45,8 @@ export interface ListenOptions {
   heartbeatMs?: number;
   /** Extra fields for `welcome`. */
   schedulerId?: string;
+  /** Rate limit for failed hellos per remote address. @default 20 failures per minute */
+  authLimits?: AuthLimiterOptions;
   onConnection: (accepted: AcceptedConnection) => void;
 }
 
@@ -75,7 +78,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     );
   });
   server.on("error", (error) => log.warn(`${options.label} server error: ${error.message}`));
-  server.on("connection", (ws, request) => acceptHello(ws, options, request.socket.remoteAddress ?? "?"));
+  const limiter = new AuthLimiter(options.authLimits);
+  server.on("connection", (ws, request) => acceptHello(ws, options, request.socket.remoteAddress ?? "?", limiter));
   const bound = server.address();
   const port = typeof bound === "object" && bound ? bound.port : options.port;
   return {
@@ -142,7 +146,7 @@ export function formatAddress(host: string, port: number): string {
 
 // --- internal ---
 
-function acceptHello(ws: WebSocket, options: ListenOptions, remote: string): void {
+function acceptHello(ws: WebSocket, options: ListenOptions, remote: string, limiter: AuthLimiter): void {
   const timer = setTimeout(() => refuse(ws, CLOSE_CODES.PROTOCOL, `no hello within ${HELLO_TIMEOUT_MS} ms`, remote, options.label), HELLO_TIMEOUT_MS);
   timer.unref();
   ws.once("close", () => clearTimeout(timer));
@@ -162,7 +166,10 @@ function acceptHello(ws: WebSocket, options: ListenOptions, remote: string): voi
     }
     // The secret is checked before anything else in the frame is even parsed.
     if (!secretsEqual(hello.secret, options.secret)) {
-      refuse(ws, CLOSE_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)", remote, options.label);
+      // Logged without the presented secret: it may be a real secret typed into the wrong cluster.
+      const verdict = limiter.fail(remote);
+      if (verdict.log === "summary") log.warn(`${options.label}: ${verdict.suppressed} more failed hellos from ${remote} were not logged`);
+      refuse(ws, CLOSE_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)", remote, options.label, verdict.log !== "suppressed");
       return;
     }
     if (hello.protocol !== PROTOCOL_VERSION) {
@@ -191,8 +198,8 @@ function acceptHello(ws: WebSocket, options: ListenOptions, remote: string): voi
   });
 }
 
-function refuse(ws: WebSocket, code: number, reason: string, remote: string, label: string): void {
-  log.warn(`${label}: refused a connection from ${remote}: ${reason}`);
+function refuse(ws: WebSocket, code: number, reason: string, remote: string, label: string, logIt = true): void {
+  if (logIt) log.warn(`${label}: refused a connection from ${remote}: ${reason}`);
   try {
     ws.send(encodeFrame([{ op: "error", code: code === CLOSE_CODES.AUTH_FAILED ? SKEIN_ERROR_CODES.AUTH_FAILED : SKEIN_ERROR_CODES.PROTOCOL, message: reason }]));
   } catch {
