@@ -1,4 +1,5 @@
 /** Waiting on many futures: `wait` (all / first completed / first error) and `asCompleted`. */
+import { setMaxListeners } from "node:events";
 import { badOption, SkeinTimeoutError } from "./errors.js";
 import { Future, hostOf } from "./future.js";
 
@@ -24,36 +25,52 @@ export async function waitFor(futures: Future | Iterable<Future>, options: WaitO
   if (!["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION"].includes(returnWhen)) {
     throw badOption("client", `returnWhen must be "ALL_COMPLETED", "FIRST_COMPLETED" or "FIRST_EXCEPTION", got ${JSON.stringify(returnWhen)}`);
   }
+  // Counted as futures settle, so waiting on n futures costs O(n), not O(n²).
+  let done = 0;
+  let erred = false;
+  const pending: Future[] = [];
+  for (const f of list) {
+    if (f.done()) {
+      done++;
+      erred ||= f.status === "error";
+    } else pending.push(f);
+  }
   const satisfied = () => {
-    const done = list.filter((f) => f.done());
-    if (returnWhen === "FIRST_COMPLETED") return done.length > 0 || list.length === 0;
-    if (returnWhen === "FIRST_EXCEPTION" && done.some((f) => f.status === "error")) return true;
-    return done.length === list.length;
+    if (returnWhen === "FIRST_COMPLETED") return done > 0 || list.length === 0;
+    if (returnWhen === "FIRST_EXCEPTION" && erred) return true;
+    return done === list.length;
   };
   const controller = new AbortController();
+  // One listener per pending future on this signal is expected, not a leak.
+  setMaxListeners(0, controller.signal);
   let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       if (satisfied()) return resolve();
       if (options.timeout !== undefined) {
         timer = setTimeout(() => {
-          const done = list.filter((f) => f.done()).length;
           reject(new SkeinTimeoutError("client", `wait: ${done} of ${list.length} futures done after ${options.timeout} ms`));
         }, options.timeout);
       }
-      for (const future of list) {
-        if (future.done()) continue;
+      for (const future of pending) {
         hostOf(future)
           .settled(future.key, controller.signal)
-          .then(() => satisfied() && resolve(), () => undefined);
+          .then(
+            () => {
+              done++;
+              erred ||= future.status === "error";
+              if (satisfied()) resolve();
+            },
+            () => undefined,
+          );
       }
     });
   } finally {
     clearTimeout(timer);
     controller.abort();
   }
-  const done = new Set(list.filter((f) => f.done()));
-  return { done, notDone: new Set(list.filter((f) => !done.has(f))) };
+  const finished = new Set(list.filter((f) => f.done()));
+  return { done: finished, notDone: new Set(list.filter((f) => !finished.has(f))) };
 }
 
 export interface AsCompletedOptions {

@@ -14,9 +14,16 @@ const MIN_STEAL_SECONDS = 0.05;
 const MAX_TRANSFER_FRACTION = 0.5;
 
 export function stealWork(state: SchedulerState, stimulusId: string): MessageEffect[] {
+  if (!state.config.workStealing) return [];
   let thieves: WorkerState[] | undefined;
   let victims: WorkerState[] | undefined;
   for (const ws of state.workers.values()) {
+    // A paused worker (memory) never takes work, but the tasks waiting behind its threads may be
+    // taken from it: it starts none of them until it resumes.
+    if (ws.status === "paused") {
+      if (ws.processing.size > ws.nthreads) (victims ??= []).push(ws);
+      continue;
+    }
     if (ws.status !== "running") continue;
     if (ws.processing.size < ws.nthreads) (thieves ??= []).push(ws);
     else if (ws.processing.size > ws.nthreads) (victims ??= []).push(ws);
@@ -55,7 +62,8 @@ function bestThief(state: SchedulerState, ts: TaskState, victim: WorkerState, ro
     if (needs && Object.entries(needs).some(([name, amount]) => (thief.resources[name] ?? 0) < amount)) continue;
     const transfer = transferCost(ts, thief);
     if (transfer > duration * MAX_TRANSFER_FRACTION) continue;
-    if (loadOf(state, victim) - loadOf(state, thief) <= duration) continue;
+    // Work on a paused victim waits for as long as it stays paused: any thief with room gains.
+    if (victim.status !== "paused" && loadOf(state, victim) - loadOf(state, thief) <= duration) continue;
     if (!best || loadOf(state, thief) < loadOf(state, best)) best = thief;
   }
   return best;

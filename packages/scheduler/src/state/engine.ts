@@ -55,23 +55,28 @@ function fillQueueSlots(state: SchedulerState, stimulusId: string): MessageEffec
 /** Run recommendations until none are left. Later recommendations for a task replace earlier ones. */
 export function drain(state: SchedulerState, initial: Effect[], stimulusId: string): MessageEffect[] {
   const messages: MessageEffect[] = [];
-  const pending = new Map<TaskState, Recommend>();
+  // A queue with lazy deletion: a newer recommendation for a task supersedes the older one and
+  // moves it to the back. (Deleting from the front of a Map instead made V8 rescan the deleted
+  // slots on every pop: quadratic in the size of one submission.)
+  const queue: Recommend[] = [];
+  const latest = new Map<TaskState, Recommend>();
   const absorb = (effects: Effect[]) => {
     for (const effect of effects) {
       if (effect.kind === "recommend") {
-        pending.delete(effect.task);
-        pending.set(effect.task, effect);
+        latest.set(effect.task, effect);
+        queue.push(effect);
       } else {
         messages.push(effect);
       }
     }
   };
   absorb(initial);
-  while (pending.size > 0) {
-    const [ts, rec] = pending.entries().next().value as [TaskState, Recommend];
-    pending.delete(ts);
-    if (ts.status === "forgotten") continue;
-    absorb(transition(state, ts, rec.to, { stimulusId, worker: rec.worker }));
+  for (let next = 0; next < queue.length; next++) {
+    const rec = queue[next] as Recommend;
+    if (latest.get(rec.task) !== rec) continue;
+    latest.delete(rec.task);
+    if (rec.task.status === "forgotten") continue;
+    absorb(transition(state, rec.task, rec.to, { stimulusId, worker: rec.worker }));
   }
   return messages;
 }

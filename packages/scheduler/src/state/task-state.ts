@@ -53,10 +53,13 @@ export interface TaskState {
 }
 
 /**
- * running: takes tasks. closing-gracefully: takes no new tasks; its unique results are being copied
- * elsewhere, after which it is told to close. closing: told to close (or gone).
+ * running: takes tasks. paused: its process memory is above its pause threshold (the worker says
+ * so with worker-status); it gets no new tasks, finishes the ones it has, still holds and serves
+ * its results, and is running again when it says so. closing-gracefully: takes no new tasks; its
+ * unique results are being copied elsewhere, after which it is told to close. closing: told to
+ * close (or gone).
  */
-export type WorkerStatus = "running" | "closing-gracefully" | "closing";
+export type WorkerStatus = "running" | "paused" | "closing-gracefully" | "closing";
 
 export interface WorkerState {
   readonly id: string;
@@ -134,6 +137,8 @@ export interface SchedulerConfig {
   readonly saturationTasksPerThread: number;
   /** Check every invariant after every transition (tests). @default false */
   readonly validate: boolean;
+  /** Move queued tasks from busy workers to idle ones (see stealing.ts). @default true */
+  readonly workStealing: boolean;
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
@@ -142,6 +147,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   saturationSeconds: 0.05,
   saturationTasksPerThread: 2,
   validate: false,
+  workStealing: true,
 };
 
 export function newTask(key: string, priority: readonly [number, number]): TaskState {

@@ -102,7 +102,8 @@ export class Sim {
   #counter = 0;
 
   constructor(config: Partial<SchedulerConfig> = {}) {
-    this.state = createSchedulerState({ validate: true, ...config });
+    // Stealing is tested on its own (stealing.test.ts); elsewhere it would add steal-requests to every expectation.
+    this.state = createSchedulerState({ validate: true, workStealing: false, ...config });
   }
 
   apply(event: SchedulerEvent): Sent[] {
