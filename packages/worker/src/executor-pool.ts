@@ -45,6 +45,8 @@ export class ExecutorPool {
   #durations = new Map<string, number>();
   #options: ExecutorPoolOptions;
   #terminated = false;
+  /** Memory above the pause threshold: start nothing until resumed. */
+  #paused = false;
   /** Resources not held by a running task. */
   #free: Map<string, number>;
   /** Resources held, by running task key. */
@@ -69,6 +71,21 @@ export class ExecutorPool {
   submit(task: PoolTask): void {
     insertByPriority(this.#ready, task);
     this.#dispatch();
+  }
+
+  /** Start no more tasks (memory above the pause threshold); running ones go on. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#dispatch();
+  }
+
+  /** Ask every thread to collect its garbage (a busy one does so between tasks). */
+  collectGarbage(): void {
+    for (const slot of this.#slots) slot.thread.postMessage({ type: "collect-garbage" } satisfies ThreadRequest);
   }
 
   /** Take a task back if it has not started (work stealing). Never stops a running task. */
@@ -106,6 +123,7 @@ export class ExecutorPool {
   // --- internal ---
 
   #dispatch(): void {
+    if (this.#paused) return;
     for (const slot of this.#slots) {
       if (this.#ready.length === 0) return;
       if (slot.busy) continue;

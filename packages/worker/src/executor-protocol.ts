@@ -10,7 +10,11 @@ export interface ThreadTask {
   deps: [string, Uint8Array][];
 }
 
-export type ThreadRequest = { type: "define"; functions: FunctionSpec[] } | { type: "run"; tasks: ThreadTask[] };
+export type ThreadRequest =
+  | { type: "define"; functions: FunctionSpec[] }
+  | { type: "run"; tasks: ThreadTask[] }
+  /** Collect garbage now (the worker's memory monitor: results freed, memory above spill or pause). */
+  | { type: "collect-garbage" };
 
 export type ThreadResult =
   | { key: string; ok: true; bytes: Uint8Array; typeName: string; durationMs: number }

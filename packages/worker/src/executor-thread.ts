@@ -26,6 +26,7 @@ port.on("message", (request: ThreadRequest) => {
     for (const spec of request.functions) specs.set(spec.hash, spec);
     return;
   }
+  if (request.type === "collect-garbage") return collectGarbage();
   void runBatch(request.tasks);
 });
 
@@ -62,6 +63,17 @@ async function runOne(task: Extract<ThreadRequest, { type: "run" }>["tasks"][num
   } catch (error) {
     return { key: task.key, ok: false, error: explain(error, spec), durationMs: performance.now() - start };
   }
+}
+
+/**
+ * Free the garbage of finished tasks. The codec keeps the last value it encoded and the last
+ * bytes it decoded (cbor-x's reference map and source buffer) until its next call: a trivial round
+ * trip lets go of them first, or a large result would stay in this thread until the next task.
+ * `gc` exists when the worker's memory monitor exposed it (see memory-manager.ts).
+ */
+function collectGarbage(): void {
+  decodeValue(encodeValue(null).bytes);
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 function post(results: ThreadResult[], batchDone: boolean): void {

@@ -8,6 +8,11 @@ export const WORKER_EXIT_CODES = {
   NEVER_CONNECTED: 4,
   /** Bad options or environment: restarting would fail the same way. */
   BAD_CONFIG: 2,
+  /**
+   * Process memory went above the terminate threshold. Not final: the supervisor starts a fresh
+   * process, as Dask's nanny restarts a worker it killed for memory.
+   */
+  MEMORY_EXCEEDED: 5,
 } as const;
 
 export interface WorkerExit {
@@ -16,4 +21,9 @@ export interface WorkerExit {
 }
 
 /** Exit codes after which restarting the worker makes no sense. */
-export const FINAL_EXIT_CODES: ReadonlySet<number> = new Set(Object.values(WORKER_EXIT_CODES));
+export const FINAL_EXIT_CODES: ReadonlySet<number> = new Set([
+  WORKER_EXIT_CODES.CLOSED,
+  WORKER_EXIT_CODES.SCHEDULER_LOST,
+  WORKER_EXIT_CODES.NEVER_CONNECTED,
+  WORKER_EXIT_CODES.BAD_CONFIG,
+]);

@@ -66,7 +66,8 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       if (slot.restarts.length < MAX_RESTARTS) {
         slot.restarts.push(now);
         const delay = 250 * 2 ** (slot.restarts.length - 1);
-        process.stderr.write(`[skein] worker ${options.name}-${slot.index} died (${signal ?? `exit code ${code}`}); restarting in ${delay} ms\n`);
+        const what = code === WORKER_EXIT_CODES.MEMORY_EXCEEDED ? "stopped above its memory terminate threshold" : `died (${signal ?? `exit code ${code}`})`;
+        process.stderr.write(`[skein] worker ${options.name}-${slot.index} ${what}; restarting in ${delay} ms\n`);
         setTimeout(() => (stopping ? finishSlot(slot, 1) : start(slot)), delay);
         return;
       }

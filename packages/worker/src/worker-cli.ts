@@ -7,6 +7,7 @@ import { cac } from "cac";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError, parseBytes } from "@skein/serialization";
 import { SECRET_ENV, SECRET_FILE_ENV, secretFromEnvironment } from "@skein/transport";
 import { WORKER_EXIT_CODES } from "./exit-codes.js";
+import { DEFAULT_MEMORY_THRESHOLDS, MEMORY_THRESHOLD_NAMES, parseMemoryFraction, type MemoryThresholds } from "./memory-thresholds.js";
 import { runSupervisor, type SupervisorOptions } from "./supervisor.js";
 
 /** Run the worker command; resolves with the process exit code. */
@@ -18,6 +19,11 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
     .option("--nthreads <n>", "Executor threads per worker process", { default: 1 })
     .option("--name <name>", "Worker name prefix; workers are <name>-0, <name>-1, …", { default: `${hostname()}-${process.pid}` })
     .option("--memory-limit <size>", 'Memory limit per worker process, e.g. "4GB" or "4GiB" (0 = none)', { default: "0" })
+    .option("--memory-target <fraction>", "Spill results to disk above this fraction of the limit (results held), or false", { default: DEFAULT_MEMORY_THRESHOLDS.target })
+    .option("--memory-spill <fraction>", "Spill results to disk above this fraction of the limit (process memory), or false", { default: DEFAULT_MEMORY_THRESHOLDS.spill })
+    .option("--memory-pause <fraction>", "Start no new tasks above this fraction of the limit (process memory), or false", { default: DEFAULT_MEMORY_THRESHOLDS.pause })
+    .option("--memory-terminate <fraction>", "Restart the worker process above this fraction of the limit (process memory), or false", { default: DEFAULT_MEMORY_THRESHOLDS.terminate })
+    .option("--local-directory <path>", "Where to spill results (default: $SKEIN_LOCAL_DIRECTORY, else the system's temporary directory)")
     .option("--interface <name>", 'Network interface to listen on and advertise, e.g. "ib0"')
     .option("--host <address>", "Address to listen on (overrides --interface)")
     .option("--resources <list>", 'Abstract resources this worker offers, e.g. "GPU=2,MEM=10e9"')
@@ -64,6 +70,7 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
     nworkers: positiveInteger(flags.nworkers, "--nworkers"),
     nthreads: positiveInteger(flags.nthreads, "--nthreads"),
     memoryLimit: parseBytes(String(flags.memoryLimit), "--memory-limit"),
+    memory: parseMemoryFlags(flags),
     deathTimeoutMs: positiveNumber(flags.deathTimeout, "--death-timeout") * 1000,
     resources: parseResources(flags.resources),
   };
@@ -74,7 +81,18 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
   }
   if (flags.interface !== undefined) options.interface = String(flags.interface);
   if (flags.host !== undefined) options.host = String(flags.host);
+  if (flags.localDirectory !== undefined) options.localDirectory = String(flags.localDirectory);
   return options;
+}
+
+/** `--memory-target 0.6 --memory-spill false …` (also `--no-memory-spill`) → thresholds. */
+export function parseMemoryFlags(flags: Record<string, unknown>): Partial<MemoryThresholds> {
+  const thresholds: { -readonly [K in keyof MemoryThresholds]?: MemoryThresholds[K] } = {};
+  for (const name of MEMORY_THRESHOLD_NAMES) {
+    const value = flags[`memory${name[0]?.toUpperCase()}${name.slice(1)}`];
+    if (value !== undefined) thresholds[name] = parseMemoryFraction(value, `--memory-${name}`);
+  }
+  return thresholds;
 }
 
 /** "GPU=2,MEM=10e9" → { GPU: 2, MEM: 1e10 } */

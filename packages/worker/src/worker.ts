@@ -7,9 +7,12 @@ import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, type FunctionSpec, type Message, type MessageOf, type SchedulerToWorker } from "@skein/serialization";
 import { ExecutorPool } from "./executor-pool.js";
 import type { ThreadResult } from "./executor-protocol.js";
-import { CLOSE_CODES, PeerPool, connect, listen, listenHostFor, log, type Connection, type Listener } from "@skein/transport";
+import { CLOSE_CODES, PeerPool, connect, listenHostFor, log, type Connection, type Listener } from "@skein/transport";
+import { startDataServer } from "./data-server.js";
 
 import { WORKER_EXIT_CODES, type WorkerExit } from "./exit-codes.js";
+import type { MemoryThresholds } from "./memory-thresholds.js";
+import { createWorkerMemoryManager, openWorkerMemory } from "./worker-memory.js";
 
 export interface WorkerOptions {
   /** `ws://host:port` of the scheduler. */
@@ -20,8 +23,18 @@ export interface WorkerOptions {
   name: string;
   /** Executor threads. @default 1 */
   nthreads?: number;
-  /** Memory limit in bytes, reported to the scheduler; 0 means none. @default 0 */
+  /** Memory limit in bytes, reported to the scheduler; 0 means none (and no memory management). @default 0 */
   memoryLimit?: number;
+  /**
+   * Memory thresholds as fractions of `memoryLimit`, each `false` to turn it off (see the README's
+   * "Memory" section). @default { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95 }
+   */
+  memory?: Partial<MemoryThresholds>;
+  /**
+   * Where results are spilled: a `skein-worker-<name>-<pid>` directory is made in it and removed
+   * when the worker exits. @default SKEIN_LOCAL_DIRECTORY, else the system's temporary directory
+   */
+  localDirectory?: string;
   /** Network interface to listen on and advertise, e.g. "ib0". */
   interface?: string;
   /** Address to listen on; overrides `interface`. */
@@ -59,8 +72,11 @@ export interface RunningWorker {
   retire(reason: string, deadlineMs: number): Promise<WorkerExit>;
 }
 
-/** fetching: inputs on their way; ready: in the executor pool (queued or running); cancelled: freed while running in a batch. */
-type TaskStatus = "fetching" | "ready" | "cancelled";
+/**
+ * fetching: inputs on their way; loading: spilled inputs being read back from disk; ready: in the
+ * executor pool (queued or running); cancelled: freed while running in a batch.
+ */
+type TaskStatus = "fetching" | "loading" | "ready" | "cancelled";
 
 /** At lifetime's end a worker has this long to hand its results over before it leaves regardless. */
 const LIFETIME_RETIRE_DEADLINE_MS = 30_000;
@@ -83,8 +99,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const deathTimeoutMs = options.deathTimeoutMs ?? 60_000;
   const heartbeatMs = options.heartbeatMs ?? 2000;
 
-  const store = new Map<string, Uint8Array>();
-  let storedBytes = 0;
+  const workerMemory = await openWorkerMemory({ name, limit: options.memoryLimit ?? 0, memory: options.memory, localDirectory: options.localDirectory });
+  const { store } = workerMemory;
   const tasks = new Map<string, WorkerTask>();
   const functions = new Map<string, FunctionSpec>();
   const fetching = new Map<string, { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }>();
@@ -99,17 +115,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const send = (message: Message) => scheduler?.send(message);
 
   const storeData = (key: string, bytes: Uint8Array) => {
-    const owned = ownBytes(bytes);
-    const previous = store.get(key);
-    if (previous) storedBytes -= previous.byteLength;
-    store.set(key, owned);
-    storedBytes += owned.byteLength;
+    store.set(key, ownBytes(bytes));
+    memory.afterStore();
   };
   const dropData = (key: string) => {
-    const bytes = store.get(key);
-    if (!bytes) return;
     store.delete(key);
-    storedBytes -= bytes.byteLength;
   };
 
   const pool = new ExecutorPool({
@@ -122,6 +132,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         finish({ key, ok: false, durationMs: 0, error: { name: "ExecutorCrashed", message: `the executor thread running this task died: ${error.message}` } });
       }
     },
+  });
+
+  const memory = createWorkerMemoryManager(name, workerMemory, {
+    pool,
+    setStatus: (status) => send({ op: "worker-status", status, stimulusId: stimulus(status) }),
+    resumed: () => {
+      if (fetchQueue.size === 0 || fetchFlushScheduled) return;
+      fetchFlushScheduled = true;
+      setImmediate(flushFetches);
+    },
+    // Not SHUTDOWN: the scheduler counts this as a death, so a task that always does this ends as KilledWorkerError.
+    terminate: (reason) => void stop(WORKER_EXIT_CODES.MEMORY_EXCEEDED, reason, CLOSE_CODES.NORMAL),
   });
 
   const finish = (result: ThreadResult) => {
@@ -138,8 +160,33 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 
   const makeReady = (task: WorkerTask) => {
+    const deps: [string, Uint8Array][] = [];
+    let spilled: string[] | undefined;
+    for (const d of task.deps) {
+      const bytes = store.peek(d.key);
+      if (bytes) deps.push([d.key, bytes]);
+      else (spilled ??= []).push(d.key);
+    }
+    if (!spilled) return submitToPool(task, deps);
+    // Inputs spilled to disk are read back first (the files stay: they are still spilled).
+    task.status = "loading";
+    const keys = spilled;
+    void Promise.all(keys.map((key) => store.get(key).catch((error: Error) => (log.warn(`worker ${name}: ${error.message}`), undefined)))).then((loaded) => {
+      if (tasks.get(task.key) !== task || task.status !== "loading") return;
+      const lost = keys.find((_, i) => !loaded[i]);
+      if (lost !== undefined) {
+        // Gone from this worker after all: the scheduler corrects its records and places the task again.
+        store.delete(lost);
+        tasks.delete(task.key);
+        send({ op: "missing-data", key: task.key, dep: lost, from: dataServer.address, stimulusId: stimulus("missing") });
+        return;
+      }
+      keys.forEach((key, i) => deps.push([key, loaded[i] as Uint8Array]));
+      submitToPool(task, deps);
+    });
+  };
+  const submitToPool = (task: WorkerTask, deps: [string, Uint8Array][]) => {
     task.status = "ready";
-    const deps: [string, Uint8Array][] = task.deps.map((d) => [d.key, store.get(d.key) as Uint8Array]);
     pool.submit({ key: task.key, fnHash: task.fnHash, args: ownBytes(task.args), deps, priority: task.priority, resources: task.resources });
   };
 
@@ -174,6 +221,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   const flushFetches = () => {
     fetchFlushScheduled = false;
+    // Paused for memory: fetch nothing more until resumed (resume flushes).
+    if (memory.paused) return;
     const batches = [...fetchQueue];
     fetchQueue.clear();
     for (const [address, keys] of batches) {
@@ -261,8 +310,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const computeTask = (message: MessageOf<"compute-task">) => {
     if (store.has(message.key)) {
       // Computed before (e.g. rescheduled after a hiccup): the result is still here.
-      const bytes = store.get(message.key) as Uint8Array;
-      send({ op: "task-finished", key: message.key, nbytes: bytes.byteLength, typeName: "unknown", durationMs: 0, stimulusId: message.stimulusId });
+      send({ op: "task-finished", key: message.key, nbytes: store.nbytesOf(message.key) ?? 0, typeName: "unknown", durationMs: 0, stimulusId: message.stimulusId });
       return;
     }
     const existing = tasks.get(message.key);
@@ -286,6 +334,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const giveBack = (key: string): boolean => {
     const task = tasks.get(key);
     if (!task) return false;
+    if (task.status === "loading") {
+      tasks.delete(key);
+      return true;
+    }
     if (task.status === "fetching") {
       tasks.delete(key);
       for (const entry of fetching.values()) entry.waiting.delete(task);
@@ -307,7 +359,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       tasks.delete(key);
       return;
     }
-    if (task.status === "fetching") {
+    if (task.status === "fetching" || task.status === "loading") {
       tasks.delete(key);
       for (const entry of fetching.values()) entry.waiting.delete(task);
       return;
@@ -319,44 +371,29 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // --- data server: peers and clients fetch results here ---
 
   const listenHost = options.host ?? (await listenHostFor(schedulerAddress, options.interface));
-  const dataServer: Listener = await listen({
-    host: listenHost,
-    port: 0,
-    secret,
-    roles: ["peer", "client"],
-    label: `worker ${name}`,
-    onConnection: ({ connection }) => {
-      connection.onMessages((messages) => {
-        for (const message of messages) {
-          if (message.op !== "get-data") {
-            if (message.op !== "error") connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker's data server only answers get-data, not "${message.op}"`, message.op);
-            continue;
-          }
-          const data: Record<string, Uint8Array> = {};
-          const missing: string[] = [];
-          for (const key of message.keys) {
-            const bytes = store.get(key);
-            if (bytes) data[key] = bytes;
-            else missing.push(key);
-          }
-          connection.send({ op: "data", requestId: message.requestId, data, missing });
-        }
-      });
-    },
-  });
+  const dataServer: Listener = await startDataServer({ host: listenHost, secret, name, store });
 
   // --- shutdown ---
 
-  const stop = (code: number, reason: string): Promise<WorkerExit> => {
+  /** `closeCode` SHUTDOWN tells the scheduler we left on purpose; any other code counts as a death. */
+  const stop = (code: number, reason: string, closeCode: number = CLOSE_CODES.SHUTDOWN): Promise<WorkerExit> => {
     if (stopping) return stopping;
     stopping = (async () => {
       log.debug(`worker ${name} stopping: ${reason}`);
       clearInterval(heartbeat);
+      memory.stop();
       // Busy threads are terminated, not awaited: a task in an endless loop must not keep a job alive.
       await pool.terminate();
       peers.close();
-      if (scheduler && !scheduler.closed) scheduler.close(CLOSE_CODES.SHUTDOWN, reason);
+      if (scheduler && !scheduler.closed) {
+        const link = scheduler;
+        const closed = new Promise<void>((resolve) => link.onClose(() => resolve()));
+        link.close(closeCode, reason);
+        // The close frame carries the reason (memory, shutdown) to the scheduler: let it leave before we exit.
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, CLOSE_FRAME_WAIT_MS).unref())]);
+      }
       await dataServer.close();
+      await store.close();
       const exit = { code, reason };
       resolveExited(exit);
       return exit;
@@ -392,6 +429,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await pool.terminate();
     peers.close();
     await dataServer.close();
+    await store.close();
     throw error;
   }
   scheduler.onMessages((messages) => {
@@ -403,10 +441,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     void stop(WORKER_EXIT_CODES.SCHEDULER_LOST, `lost the scheduler at ${schedulerAddress} (${reason || `code ${code}`})`);
   });
   heartbeat = setInterval(() => {
-    send({ op: "heartbeat", executing: pool.executing, ready: pool.queued, inMemory: store.size, nbytes: storedBytes, rss: process.memoryUsage.rss() });
+    send({ op: "heartbeat", executing: pool.executing, ready: pool.queued, inMemory: store.size, nbytes: store.bytes, rss: process.memoryUsage.rss() });
+    // Said again while it lasts: a scheduler that un-retired us, or missed the change, learns it here.
+    if (memory.paused) send({ op: "worker-status", status: "paused", stimulusId: stimulus("paused") });
   }, heartbeatMs);
   heartbeat.unref();
   log.debug(`worker ${name} connected to ${schedulerAddress}, serving data on ${dataServer.address}`);
+  memory.start();
 
   let retiring: Promise<WorkerExit> | undefined;
   const retire = (reason: string, deadlineMs: number): Promise<WorkerExit> => {
@@ -443,6 +484,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 }
 
 // --- internal ---
+
+/** How long a leaving worker waits for the scheduler to acknowledge its close frame. */
+const CLOSE_FRAME_WAIT_MS = 1000;
 
 /** A copy of `bytes` that owns its whole buffer (a view into a frame would keep the frame alive and be cloned whole). */
 function ownBytes(bytes: Uint8Array): Uint8Array {

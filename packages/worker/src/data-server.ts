@@ -1,0 +1,59 @@
+/**
+ * A worker's data server: peers and clients fetch results here with get-data. Results spilled to
+ * disk are read back for the reply, which then waits for them; other requests are answered
+ * meanwhile. A result that cannot be read back is reported missing (the asker tells the scheduler,
+ * which recomputes it).
+ */
+import { SKEIN_ERROR_CODES, type MessageOf } from "@skein/serialization";
+import { listen, log, type Connection, type Listener } from "@skein/transport";
+import type { SpillStore } from "./spill-store.js";
+
+export interface DataServerOptions {
+  host: string;
+  secret: string;
+  /** The worker's name, for logs and the connection label. */
+  name: string;
+  store: SpillStore;
+}
+
+export function startDataServer({ host, secret, name, store }: DataServerOptions): Promise<Listener> {
+  return listen({
+    host,
+    port: 0,
+    secret,
+    roles: ["peer", "client"],
+    label: `worker ${name}`,
+    onConnection: ({ connection }) => {
+      connection.onMessages((messages) => {
+        for (const message of messages) {
+          if (message.op === "get-data") answer(connection, message, store, name);
+          else if (message.op !== "error") connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker's data server only answers get-data, not "${message.op}"`, message.op);
+        }
+      });
+    },
+  });
+}
+
+// --- internal ---
+
+function answer(connection: Connection, request: MessageOf<"get-data">, store: SpillStore, name: string): void {
+  const data: Record<string, Uint8Array> = {};
+  const missing: string[] = [];
+  let spilled: string[] | undefined;
+  for (const key of request.keys) {
+    const bytes = store.peek(key);
+    if (bytes) data[key] = bytes;
+    else if (store.has(key)) (spilled ??= []).push(key);
+    else missing.push(key);
+  }
+  if (!spilled) {
+    connection.send({ op: "data", requestId: request.requestId, data, missing });
+    return;
+  }
+  const reads = spilled.map(async (key) => {
+    const bytes = await store.get(key).catch((error: Error) => void log.warn(`worker ${name}: ${error.message}`));
+    if (bytes) data[key] = bytes;
+    else missing.push(key);
+  });
+  void Promise.all(reads).then(() => connection.send({ op: "data", requestId: request.requestId, data, missing }));
+}
