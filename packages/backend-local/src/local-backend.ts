@@ -1,8 +1,12 @@
 /**
  * Jobs as local process trees: each job is one `skein worker` supervisor (and its worker
- * processes) started with execa. No batch system, no walltime; `scale(4)` on a laptop.
+ * processes). No batch system, no walltime; `scale(4)` on a laptop.
+ *
+ * Processes are started with node:child_process rather than execa, which the batch backends use:
+ * importing execa costs ~100 ms, and a laptop cluster's start-up time is what users feel first.
+ * This backend needs only spawn, a kill timer and the exit status.
  */
-import { execa } from "execa";
+import { spawn } from "node:child_process";
 import { asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
 import { OutputTail } from "./output-tail.js";
 import { localJobScript } from "./job-script.js";
@@ -45,26 +49,42 @@ export function localBackend(options: LocalBackendOptions = {}): ClusterBackend 
     jobScript: (job: JobSpec) => localJobScript(job),
 
     async submit(job: JobSpec): Promise<JobId> {
-      const child = execa("/bin/sh", ["-c", localJobScript(job)], {
+      const child = spawn("/bin/sh", ["-c", localJobScript(job)], {
         // The secret goes by environment only; the script and the command line never contain it.
-        env: { ...job.env, SKEIN_SECRET: job.secret },
-        extendEnv: true,
-        stdin: "ignore",
-        buffer: false,
-        reject: false,
-        cleanup: true,
-        forceKillAfterDelay: KILL_AFTER_MS,
+        env: { ...process.env, ...job.env, SKEIN_SECRET: job.secret },
+        stdio: ["ignore", "pipe", "pipe"],
         ...(job.logDirectory ? { cwd: job.logDirectory } : {}),
       });
       const id = asJobId(`local-${++counter}-${child.pid ?? "x"}`);
-      const record: LocalJob = { process: child, output: new OutputTail(), exit: undefined };
+      let killTimer: NodeJS.Timeout | undefined;
+      const record: LocalJob = {
+        process: {
+          pid: child.pid,
+          kill(signal) {
+            const sent = child.kill(signal);
+            // A job that ignores SIGTERM is killed for good after a while.
+            if (signal !== "SIGKILL" && !killTimer) {
+              killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_AFTER_MS);
+              killTimer.unref();
+            }
+            return sent;
+          },
+        },
+        output: new OutputTail(),
+        exit: undefined,
+      };
       child.stdout?.on("data", (chunk: Buffer) => record.output.push(chunk));
       child.stderr?.on("data", (chunk: Buffer) => {
         record.output.push(chunk);
         if (options.forwardStderr ?? true) process.stderr.write(chunk);
       });
-      void child.then((result) => {
-        record.exit = { code: result.exitCode ?? null, signal: result.signal };
+      child.once("error", (error) => {
+        record.output.push(Buffer.from(`${error.message}\n`));
+        record.exit ??= { code: null, signal: undefined };
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(killTimer);
+        record.exit = { code, signal: signal ?? undefined };
       });
       jobs.set(id, record);
       return id;

@@ -21,9 +21,10 @@ import { FutureCancelledError, SkeinTimeoutError, badOption, closedError } from 
 import { Future, hostOf, type FutureHost, type FutureStatus } from "./future.js";
 import { KeyStates, type KeyState } from "./key-states.js";
 import { futuresOf, replaceFutures } from "./structure.js";
-import { buildTask, specOf } from "./task-builder.js";
+import { buildTaskWithInputs, specOf } from "./task-builder.js";
 import { validateTaskOptions, type TaskOptions } from "./task-options.js";
-import type { AnyFunction, FunctionRef, FuturableArgs, Gathered, MapIterables } from "./types.js";
+import type { AnyFunction, Computed, FunctionRef, FuturableArgs, Gathered, MapIterables } from "./types.js";
+import { Delayed, delayedIn, planGraph, replaceDelayed } from "./delayed.js";
 import { AsCompleted, waitFor, type AsCompletedOptions, type WaitOptions, type WaitResult } from "./wait.js";
 
 /** Anything with a scheduler address and its secret: a `Cluster`, or your own. */
@@ -161,7 +162,8 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     this.#checkOpen();
     if (Array.isArray(options.key)) throw badOption("client", "option key for submit must be a string; arrays of keys are for map");
     const spec = specOf(fn);
-    const task = buildTask(this.#host, spec, args, options, options.key as string | undefined);
+    const { task, inputs } = buildTaskWithInputs(this.#host, spec, args, options, options.key as string | undefined);
+    this.#queueDelayedInputs(inputs);
     this.#queue(spec, task);
     return new Future(this.#host, task.key);
   }
@@ -182,25 +184,91 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     const keys = options.key;
     if (Array.isArray(keys) && keys.length !== length) throw badOption("client", `map got ${keys.length} keys for ${length} inputs`);
     const spec = specOf(fn);
-    const futures: Future<never>[] = [];
+    const tasks: TaskSpec[] = [];
+    const inputs: object[] = [];
     for (let i = 0; i < length; i++) {
       const args = columns.map((c) => c[i]);
       const key = Array.isArray(keys) ? (keys[i] as string) : typeof keys === "string" ? `${keys}-${i}` : undefined;
-      const task = buildTask(this.#host, spec, args, options, key);
-      this.#queue(spec, task);
-      futures.push(new Future(this.#host, task.key));
+      const built = buildTaskWithInputs(this.#host, spec, args, options, key);
+      tasks.push(built.task);
+      for (const input of built.inputs) inputs.push(input);
     }
-    return futures;
+    this.#queueDelayedInputs(inputs);
+    return tasks.map((task) => {
+      this.#queue(spec, task);
+      return new Future(this.#host, task.key);
+    });
   }
 
-  #queue(spec: FunctionSpec, task: TaskSpec): void {
+  // --- graphs ---
+
+  /**
+   * Compute Delayed values: `x` is a Delayed, or an array, plain object or Map (nested) with Delayed
+   * values inside. Every task they need is sent in one message (each key once, dependencies first,
+   * depth-first from the outputs); only the outputs are kept. Returns `x` with every Delayed
+   * replaced by a Future of its result. Rejects cycles and missing dependencies before sending.
+   */
+  compute<T>(x: T): Computed<T> {
+    return this.#computeGraph(x);
+  }
+
+  /**
+   * Like `compute`: the results stay on the cluster while you hold the returned futures, ready to
+   * be used by later tasks and graphs. Dask returns Delayed values backed by futures here; Skein
+   * returns the futures themselves, which delayed calls, submit and gather all accept.
+   */
+  persist<T>(x: T): Computed<T> {
+    return this.#computeGraph(x);
+  }
+
+  /** Run erred tasks again (with their erred dependencies); their futures are pending again. */
+  retry(futures: Future | Iterable<Future>): void {
+    const list = futures instanceof Future ? [futures] : [...futures];
+    for (const future of list) this.#checkOwn(future);
+    this.#retry(list.map((f) => f.key));
+  }
+
+  #computeGraph<T>(x: T): Computed<T> {
+    this.#checkOpen();
+    const outputs = delayedIn(x);
+    for (const { fn, task } of planGraph(outputs, this.#host)) this.#queue(fn, task, false);
+    const result = replaceDelayed(x, (d) => new Future(this.#host, d.key));
+    for (const key of new Set(outputs.map((d) => d.key))) this.#want(key);
+    return result as Computed<T>;
+  }
+
+  /** Delayed values among a submitted task's arguments: send their graph along (not wanted by themselves). */
+  #queueDelayedInputs(inputs: readonly object[]): void {
+    const graph = inputs.filter((i): i is Delayed => i instanceof Delayed);
+    if (graph.length === 0) return;
+    for (const { fn, task } of planGraph(graph, this.#host)) this.#queue(fn, task, false);
+  }
+
+  #retry(keys: readonly string[]): void {
+    this.#checkOpen();
+    this.#flush();
+    // Only failed keys: the scheduler answers each key sent, which must not turn a cancelled or
+    // finished future into an error. The futures are pending from now until it answers.
+    const erred = [...new Set(keys)].filter((key) => this.#keys.get(key)?.status === "error");
+    if (erred.length === 0) return;
+    for (const key of erred) this.#keys.update(this.#keys.get(key) as KeyState, { status: "pending", error: undefined });
+    this.#connection.send({ op: "retry-keys", keys: erred, stimulusId: `retry-${randomUUID().slice(0, 8)}` });
+  }
+
+  #queue(spec: FunctionSpec, task: TaskSpec, wanted = true): void {
     const graph = (this.#graph ??= { functions: [], tasks: [], wants: [] });
     if (!this.#sentFunctions.has(spec.hash)) {
       this.#sentFunctions.add(spec.hash);
       graph.functions.push(spec);
     }
     graph.tasks.push(task);
-    graph.wants.push(task.key);
+    if (wanted) graph.wants.push(task.key);
+    this.#scheduleFlush();
+  }
+
+  /** Hold `key` on the scheduler for this client (sent with the next update-graph). */
+  #want(key: string): void {
+    (this.#graph ??= { functions: [], tasks: [], wants: [] }).wants.push(key);
     this.#scheduleFlush();
   }
 
@@ -212,6 +280,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
    */
   async gather<T>(value: T): Promise<Gathered<T>> {
     this.#checkOpen();
+    if (delayedIn(value).length > 0) throw badOption("client", "gather takes futures, and this value holds Delayed values: compute them first, client.gather(client.compute(x))");
     const futures = futuresOf(value);
     for (const future of futures) this.#checkOwn(future);
     const results = new Map<string, unknown>();
@@ -356,6 +425,12 @@ export class Client implements TaskSubmitter, AsyncDisposable {
         }
       },
       cancel: (keys, force) => this.#cancel(keys, force),
+      retry: (keys) => this.#retry(keys),
+      fireAndForget: (keys) => {
+        this.#checkOpen();
+        this.#flush();
+        this.#connection.send({ op: "fire-and-forget", keys: [...keys], stimulusId: `fire-and-forget-${randomUUID().slice(0, 8)}` });
+      },
       settled: (key, signal) => this.#keys.settled(this.#keys.ensure(key), signal),
     };
   }
@@ -510,6 +585,27 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     }
     for (const listener of [...this.#workerListeners]) listener();
   }
+}
+
+/**
+ * Let tasks run to completion even when every future for them is dropped or their client
+ * disconnects: the scheduler holds them until they finish, then lets their results go. Takes
+ * futures, or any structure with futures inside (see `futuresOf`). `client.cancel(f, { force: true })`
+ * still stops them.
+ */
+export function fireAndForget(futures: unknown): void {
+  const found = futuresOf(futures);
+  if (found.length === 0 && delayedIn(futures).length > 0) {
+    throw badOption("client", "fireAndForget takes futures, and this value holds Delayed values: fireAndForget(client.compute(x))");
+  }
+  const byHost = new Map<FutureHost, string[]>();
+  for (const future of found) {
+    const host = hostOf(future);
+    const keys = byHost.get(host) ?? [];
+    byHost.set(host, keys);
+    keys.push(future.key);
+  }
+  for (const [host, keys] of byHost) host.fireAndForget([...new Set(keys)]);
 }
 
 function stripPrefix(message: string): string {

@@ -16,6 +16,10 @@ export interface FutureHost {
   retain(key: string): void;
   release(key: string): void;
   cancel(keys: readonly string[], force: boolean): Promise<void>;
+  /** Run these erred keys again; marks them pending. */
+  retry(keys: readonly string[]): void;
+  /** Keep these keys running on the cluster until they finish, whoever holds them. */
+  fireAndForget(keys: readonly string[]): void;
   /** Resolves when the key is no longer pending; rejects when `signal` aborts. */
   settled(key: string, signal?: AbortSignal): Promise<void>;
 }
@@ -67,6 +71,15 @@ export class Future<T = unknown> {
   /** Cancel the task (for this client; `force` cancels it for every client). */
   cancel(options: { force?: boolean } = {}): Promise<void> {
     return hostOf(this).cancel([this.key], options.force ?? false);
+  }
+
+  /**
+   * Run the task again if it failed (with its dependencies that failed): the future is pending
+   * again, with the task's `retries` budget renewed. Does nothing to a task that did not fail.
+   */
+  retry(): void {
+    this.#checkLive("retry");
+    hostOf(this).retry([this.key]);
   }
 
   /**

@@ -1,10 +1,12 @@
-export { Client } from "./client.js";
+export { Client, fireAndForget } from "./client.js";
+export { Delayed, delayed } from "./delayed.js";
+export type { DelayedOptions } from "./delayed.js";
 export type { ClientOptions, ClusterLike, ScatterOptions, SchedulerIdentity, TaskSubmitter } from "./client.js";
 export { Future, isFuture } from "./future.js";
 export type { FutureStatus } from "./future.js";
 export type { TaskOptions } from "./task-options.js";
 export { fnRef } from "./types.js";
-export type { AnyFunction, FunctionRef, Futurable, FuturableArgs, Gathered, MapIterables } from "./types.js";
+export type { AnyFunction, Computed, FunctionRef, Futurable, FuturableArgs, Gathered, MapIterables } from "./types.js";
 export { AsCompleted, asCompleted, wait } from "./wait.js";
 export type { AsCompletedOptions, ReturnWhen, WaitOptions, WaitResult } from "./wait.js";
 export { futuresOf } from "./structure.js";
@@ -44,3 +46,5 @@ export type { EncodedError, FunctionReference, SkeinErrorCode } from "@skein/ser
 export function defineConfig<T extends import("./create-cluster.js").CreateClusterOptions>(config: T): T {
   return config;
 }
+export { progress } from "./progress.js";
+export type { GroupProgress, ProgressOptions, ProgressSummary } from "./progress.js";

@@ -18,9 +18,17 @@ import { Future, hostOf, type FutureHost } from "./future.js";
 import type { TaskOptions } from "./task-options.js";
 
 let encodingFor: FutureHost | undefined;
+/** Futures and Delayed values met while encoding arguments (see `encodeArguments`). */
+let refObjects: object[] | undefined;
+
+/** Called by the codec hooks of futures and Delayed values: note the object for `encodeArguments`. */
+export function noteRefObject(value: object): void {
+  refObjects?.push(value);
+}
 
 // Futures inside arguments encode as references to their keys, checked against the submitting client.
 registerRefClass(Future, (future) => {
+  noteRefObject(future);
   const host = hostOf(future);
   if (encodingFor && host !== encodingFor) {
     throw new SkeinError(
@@ -60,21 +68,51 @@ export interface BuiltTask {
   deps: string[];
 }
 
+export interface EncodedArguments {
+  bytes: Uint8Array;
+  /** Keys of the futures and Delayed values inside, each once, in order of appearance. */
+  deps: string[];
+  /** The Future and Delayed objects met while encoding, each once. */
+  objects: object[];
+}
+
+/** Encode a call's arguments; with `host`, futures of another client are refused. */
+export function encodeArguments(host: FutureHost | undefined, args: readonly unknown[]): EncodedArguments {
+  const previous = [encodingFor, refObjects] as const;
+  const objects: object[] = [];
+  encodingFor = host;
+  refObjects = objects;
+  try {
+    const encoded = encodeValue(args);
+    return { bytes: encoded.bytes, deps: [...new Set(encoded.refs)], objects: [...new Set(objects)] };
+  } finally {
+    [encodingFor, refObjects] = previous;
+  }
+}
+
+/** The task key for a call: the explicit one, a content hash (`pure`), or the function name and a random id. */
+export function taskKeyOf(fn: FunctionSpec, args: Uint8Array, options: TaskOptions, key: string | undefined): string {
+  return key ?? (options.pure ? `${fn.name}-${pureHash(fn.hash, args)}` : `${fn.name}-${randomUUID().replaceAll("-", "")}`);
+}
+
 /** Encode one call. `key` is the explicit key (already validated) or undefined to generate one. */
 export function buildTask(host: FutureHost, fn: FunctionSpec, args: readonly unknown[], options: TaskOptions, key: string | undefined): TaskSpec {
-  encodingFor = host;
-  let encoded;
-  try {
-    encoded = encodeValue(args);
-  } finally {
-    encodingFor = undefined;
-  }
-  const deps = [...new Set(encoded.refs)];
-  const taskKey = key ?? (options.pure ? `${fn.name}-${pureHash(fn.hash, encoded.bytes)}` : `${fn.name}-${randomUUID().replaceAll("-", "")}`);
-  if (deps.includes(taskKey)) {
+  return buildTaskWithInputs(host, fn, args, options, key).task;
+}
+
+/** `buildTask`, also returning the futures and Delayed values met in the arguments. */
+export function buildTaskWithInputs(host: FutureHost, fn: FunctionSpec, args: readonly unknown[], options: TaskOptions, key: string | undefined): { task: TaskSpec; inputs: object[] } {
+  const encoded = encodeArguments(host, args);
+  const taskKey = taskKeyOf(fn, encoded.bytes, options, key);
+  if (encoded.deps.includes(taskKey)) {
     throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `task key ${taskKey} is also the key of one of its own arguments; a task cannot depend on itself`);
   }
-  const spec: TaskSpec = { key: taskKey, fnHash: fn.hash, args: encoded.bytes, deps, priority: options.priority ?? 0, retries: options.retries ?? 0 };
+  return { task: taskSpecOf(taskKey, fn, encoded.bytes, encoded.deps, options), inputs: encoded.objects };
+}
+
+/** The wire description of one task whose arguments are already encoded. */
+export function taskSpecOf(taskKey: string, fn: FunctionSpec, args: Uint8Array, deps: string[], options: TaskOptions): TaskSpec {
+  const spec: TaskSpec = { key: taskKey, fnHash: fn.hash, args, deps, priority: options.priority ?? 0, retries: options.retries ?? 0 };
   if (options.workers !== undefined) spec.workers = typeof options.workers === "string" ? [options.workers] : [...options.workers];
   if (options.allowOtherWorkers !== undefined) spec.allowOtherWorkers = options.allowOtherWorkers;
   if (options.resources !== undefined) spec.resources = { ...options.resources };

@@ -1,13 +1,15 @@
 /** Types that let futures stand in for values anywhere in a task's arguments. */
 import type { FunctionReference } from "@skein/serialization";
+import type { Delayed } from "./delayed.js";
 import type { Future } from "./future.js";
 
 type Leaf = string | number | boolean | bigint | symbol | null | undefined | Date | RegExp | ArrayBufferView | ArrayBuffer | Set<unknown> | Function;
 
-/** A value, a future of it, or (for arrays, Maps and plain objects) a structure with futures inside. */
+/** A value, a future or Delayed of it, or (for arrays, Maps and plain objects) a structure with those inside. */
 export type Futurable<T> =
   | T
   | Future<T>
+  | Delayed<T>
   | (T extends Leaf
       ? never
       : T extends readonly (infer E)[]
@@ -36,6 +38,20 @@ export type Gathered<T> =
           ? Map<K, Gathered<V>>
           : T extends object
             ? { [K in keyof T]: Gathered<T[K]> }
+            : T;
+
+/** What `compute` and `persist` return: the same structure with every Delayed replaced by a Future of its result. */
+export type Computed<T> =
+  T extends Delayed<infer U>
+    ? Future<U>
+    : T extends Future<unknown> | Leaf
+      ? T
+      : T extends readonly unknown[]
+        ? { -readonly [K in keyof T]: Computed<T[K]> }
+        : T extends ReadonlyMap<infer K, infer V>
+          ? Map<K, Computed<V>>
+          : T extends object
+            ? { [K in keyof T]: Computed<T[K]> }
             : T;
 
 // biome-ignore lint: any is required to accept every function shape

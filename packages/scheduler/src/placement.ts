@@ -9,7 +9,11 @@ const FETCH_LATENCY_SECONDS = 0.002;
 /** Assumed worker-to-worker bandwidth, bytes per second. */
 const BANDWIDTH_BYTES_PER_SECOND = 100e6;
 
-/** Workers the task may run on now. */
+/**
+ * Workers the task may run on now: running ones only. A paused worker (memory) still holds inputs,
+ * but is no candidate, even for a task whose inputs only it holds: the task runs elsewhere and
+ * fetches them from it (a paused worker keeps serving its data).
+ */
 export function validWorkers(state: SchedulerState, ts: TaskState): WorkerState[] {
   const needs = ts.restrictions?.resources;
   // Resources are a hard limit: a worker that does not offer enough of them can never run the task.
@@ -105,6 +109,7 @@ export function transferCost(ts: TaskState, ws: WorkerState): number {
  * saturates, counting each task's estimated duration as it is added.
  */
 export function takeFromQueue(state: SchedulerState, ws: WorkerState): TaskState[] {
+  // Paused, retiring and closing workers have no room, whatever their load.
   if (ws.status !== "running") return [];
   const taken: TaskState[] = [];
   let count = ws.processing.size;

@@ -11,6 +11,7 @@ import { applyEvent } from "./state/engine.js";
 import type { SchedulerEvent } from "./state/events.js";
 import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
 import { describeState, measureWorkload } from "./identity.js";
+import { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/http-server.js";
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
   /** The cluster secret every client and worker must present. */
@@ -30,6 +31,12 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   registerTimeoutMs?: number;
   /** A retiring worker that has not finished copying its data by then is closed anyway. @default 20000 */
   retireTimeoutMs?: number;
+  /**
+   * Serve the dashboard (a web page, and Prometheus text on /metrics) on its own HTTP port,
+   * protected by a token derived from the secret. `true` for the defaults (127.0.0.1, a free port).
+   * @default false
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 export interface ConnectedWorker {
@@ -65,6 +72,10 @@ export interface Scheduler {
   readonly address: string;
   /** Read-only view for tests and the dashboard. */
   readonly state: SchedulerState;
+  /** The dashboard, when started with `dashboard` (its `link` carries the access token). */
+  readonly dashboard: Dashboard | undefined;
+  /** Why the dashboard could not start, when it was asked for and did not. */
+  readonly dashboardError: string | undefined;
   /** Number of connected workers. */
   readonly workerCount: number;
   /** Connected workers: name and data address. */
@@ -88,7 +99,7 @@ export interface Scheduler {
 /** Start a scheduler listening for clients and workers. */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const id = `scheduler-${randomUUID().slice(0, 8)}`;
-  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, ...config } = options;
+  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, dashboard: dashboardOptions = false, ...config } = options;
   const state = createSchedulerState(config);
   const workerConnections = new Map<string, Connection>();
   const clientConnections = new Map<string, Connection>();
@@ -109,7 +120,11 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       connection?.send(effect.message);
     }
   };
+  // Set once the dashboard listens; until then there is nothing to record for.
+  let dashboard: Dashboard | undefined;
   const apply = (event: SchedulerEvent) => {
+    // Dashboard task stream: note a finished or failed task before the transition forgets where it ran.
+    if (event.type === "task-finished" || event.type === "task-erred") dashboard?.recordTask(event.workerId, event.key, event.durationMs, event.type === "task-finished");
     try {
       deliver(applyEvent(state, event));
     } catch (error) {
@@ -139,6 +154,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         return apply({ type: "keys-released", clientId, keys: message.keys, stimulusId: message.stimulusId });
       case "cancel-keys":
         return apply({ type: "keys-cancelled", clientId, keys: message.keys, force: message.force, stimulusId: message.stimulusId });
+      case "fire-and-forget":
+        return apply({ type: "keys-fire-and-forget", clientId, keys: message.keys, stimulusId: message.stimulusId });
+      case "retry-keys":
+        return apply({ type: "keys-retried", clientId, keys: message.keys, stimulusId: message.stimulusId });
       case "scatter":
         return apply({
           type: "scatter-requested",
@@ -231,6 +250,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
       case "steal-response":
         return apply({ type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId });
+      case "worker-status":
+        return apply({ type: "worker-status-changed", workerId, status: message.status, stimulusId: message.stimulusId });
       case "request-retire":
         // The worker is leaving anyway (walltime, SIGTERM): move what can be moved, then let it go.
         return retire([workerId], message.reason, retireTimeoutMs, true);
@@ -267,11 +288,23 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   });
   const address = advertiseHost ? listener.address.replace(/\/\/[^:]+:/, `//${advertiseHost}:`) : listener.address;
   log.debug(`scheduler ${id} listening on ${address}`);
+  let dashboardError: string | undefined;
+  if (dashboardOptions !== false) {
+    try {
+      dashboard = await startDashboard({ ...(dashboardOptions === true ? {} : dashboardOptions), secret, state, schedulerId: id, schedulerAddress: () => address });
+    } catch (error) {
+      // The dashboard is a view: without it (port taken, assets missing) the cluster still computes.
+      dashboardError = (error as Error).message;
+      log.warn(`scheduler ${id}: dashboard not available: ${dashboardError}`);
+    }
+  }
 
   return {
     id,
     address,
     state,
+    dashboard,
+    dashboardError,
     get workerCount() {
       return state.workers.size;
     },
@@ -296,7 +329,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         force,
       );
       // Each one either leaves or, when it had to stay, is running again.
-      const settled = () => targets.every((ws) => !state.workers.has(ws.id) || ws.status === "running");
+      // Each either leaves, or is running (or paused) again because its results had nowhere to go.
+      const settled = () => targets.every((ws) => !state.workers.has(ws.id) || ws.status === "running" || ws.status === "paused");
       while (!settled()) await new Promise((resolve) => setTimeout(resolve, 50));
       return {
         retired: targets.filter((ws) => !state.workers.has(ws.id)).map((ws) => ws.name),
@@ -306,6 +340,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     async close({ closeWorkers = true, timeoutMs = 5000 } = {}) {
       if (closing) return;
       closing = true;
+      await dashboard?.close();
       if (closeWorkers && workerConnections.size > 0) {
         for (const connection of workerConnections.values()) connection.send({ op: "close-worker", reason: "the scheduler is shutting down" });
         await new Promise<void>((resolve) => {

@@ -70,3 +70,13 @@ describe("value codec", () => {
     expect(() => encodeValue([1, Symbol("s")])).toThrow(/value\[1\] is a symbol/);
   });
 });
+
+describe("the encoder's scratch buffer", () => {
+  it("does not stay grown to the largest frame ever encoded", async () => {
+    const { encodeFrame } = await import("./codec.js");
+    const big = encodeFrame([{ op: "data", requestId: 1, data: { k: new Uint8Array(20 * 1024 * 1024) }, missing: [] }]);
+    expect(big.byteLength).toBeGreaterThan(20 * 1024 * 1024);
+    const small = encodeFrame([{ op: "get-data", requestId: 2, keys: ["a"] }]);
+    expect(small.buffer.byteLength).toBeLessThan(1024 * 1024);
+  });
+});

@@ -37,7 +37,22 @@ const valueEncoder = new Encoder({
 
 /** Encode a batch of protocol messages as one frame. */
 export function encodeFrame(messages: readonly unknown[]): Uint8Array {
-  return frameEncoder.encode(messages);
+  return shrinkAfter(frameEncoder.encode(messages));
+}
+
+/** Above this, the encoder's scratch buffer is given back after use. */
+const KEEP_SCRATCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * cbor-x keeps its scratch buffer, grown to the largest value ever encoded, for the life of the
+ * process (one buffer shared by both encoders). After one 200 MB result a worker would hold 200 MB
+ * for good; start small again instead. Bytes already returned stay valid: they are views of the
+ * old buffer, which lives as long as they do.
+ */
+function shrinkAfter(encoded: Uint8Array): Uint8Array {
+  // `useBuffer` exists on cbor-x's Encoder but is missing from its type declarations.
+  if (encoded.byteLength > KEEP_SCRATCH_BYTES) (frameEncoder as unknown as { useBuffer(buffer: Uint8Array): void }).useBuffer(new Uint8Array(8192));
+  return encoded;
 }
 
 /**
@@ -118,7 +133,7 @@ export function encodeValue(value: unknown): EncodedValue {
   try {
     // `encode` returns a view into the encoder's reusable buffer; copy so the bytes are ours alone
     // and postMessage/structured clone never drags a larger buffer along.
-    const bytes = valueEncoder.encode(value);
+    const bytes = shrinkAfter(valueEncoder.encode(value));
     return { bytes: Uint8Array.prototype.slice.call(bytes), refs };
   } catch (error) {
     // Errors raised on purpose while encoding (a future from another client) pass through as they are.

@@ -55,6 +55,7 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
   "missing-data": { op: "missing-data", key: "a", dep: "b", from: "ws://x", stimulusId: "s11" },
   "data-stored": { op: "data-stored", requestId: 1, key: "a", nbytes: 1, stimulusId: "s12" },
   heartbeat: { op: "heartbeat", executing: 1, ready: 2, inMemory: 3, nbytes: 4, rss: 5 },
+  "worker-status": { op: "worker-status", status: "paused", stimulusId: "s17" },
   "get-data": { op: "get-data", requestId: 1, keys: ["a"] },
   data: { op: "data", requestId: 1, data: { a: new Uint8Array([1]) }, missing: ["b"] },
 };
@@ -107,6 +108,11 @@ describe("protocol messages", () => {
   it("rejects negative counts and fractional request ids", () => {
     expect(() => parseMessage({ ...SAMPLES["task-finished"], nbytes: -1 })).toThrow(/nbytes/);
     expect(() => parseMessage({ ...SAMPLES["get-data"], requestId: 1.5 })).toThrow(/requestId/);
+  });
+
+  it("accepts only running and paused as a worker status", () => {
+    expect(parseMessage({ ...SAMPLES["worker-status"], status: "running" })).toMatchObject({ status: "running" });
+    expect(() => parseMessage({ ...SAMPLES["worker-status"], status: "sleeping" })).toThrow(/status/);
   });
 
   it("drops unknown fields instead of passing them through", () => {

@@ -225,6 +225,12 @@ export const Heartbeat = v.object({
   nbytes: count,
   rss: count,
 });
+/**
+ * The worker's memory state changed: "paused" when its process memory went above the pause
+ * threshold (it starts no new tasks and should be sent none; it still serves its data), "running"
+ * when it came back below. Sent again with every heartbeat while paused.
+ */
+export const WorkerStatusChange = v.object({ op: v.literal("worker-status"), status: v.picklist(["running", "paused"]), stimulusId });
 
 // --- peer (worker data server) ---
 
@@ -271,6 +277,7 @@ export const MESSAGE_SCHEMAS = {
   "missing-data": MissingData,
   "data-stored": DataStored,
   heartbeat: Heartbeat,
+  "worker-status": WorkerStatusChange,
   "get-data": GetData,
   data: DataReply,
 } as const;
@@ -326,6 +333,7 @@ export type WorkerToScheduler =
   | MessageOf<"heartbeat">
   | MessageOf<"request-retire">
   | MessageOf<"steal-response">
+  | MessageOf<"worker-status">
   | MessageOf<"error">;
 export type PeerRequest = MessageOf<"get-data"> | MessageOf<"error">;
 export type PeerReply = MessageOf<"welcome"> | MessageOf<"data"> | MessageOf<"error">;

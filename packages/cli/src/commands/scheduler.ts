@@ -1,7 +1,7 @@
 /** `skein scheduler`: a scheduler on its own, for clients and workers that connect by address. */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { startScheduler } from "@skein/scheduler";
+import { startScheduler, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, readSecretFile, secretFromEnvironment } from "@skein/transport";
 import { EXIT_CODES } from "../exit-codes.js";
 
@@ -10,7 +10,14 @@ interface SchedulerFlags {
   port: number | string;
   interface?: string;
   secretFile?: string;
+  /** `--no-dashboard` (cac sets false). */
+  dashboard?: boolean;
+  dashboardPort?: number | string;
+  dashboardHost?: string;
 }
+
+/** Dask's dashboard port; when it is taken (and none was asked for), a free one. */
+const DEFAULT_DASHBOARD_PORT = 8787;
 
 export async function runScheduler(flags: SchedulerFlags): Promise<number> {
   const port = Number(flags.port);
@@ -20,8 +27,15 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
   }
   const host = flags.interface ? interfaceAddress(flags.interface) : flags.host;
   const { secret, secretFile } = obtainSecret(flags.secretFile);
-  const scheduler = await startScheduler({ secret, host, port });
+  const dashboardPort = flags.dashboardPort === undefined ? undefined : Number(flags.dashboardPort);
+  if (dashboardPort !== undefined && (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)) {
+    process.stderr.write(`skein scheduler: --dashboard-port must be a port number (0-65535), got "${flags.dashboardPort}"\n`);
+    return EXIT_CODES.USAGE;
+  }
+  const scheduler = await startWithDashboard({ secret, host, port }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
   process.stdout.write(`Skein scheduler listening on ${scheduler.address}\n`);
+  if (scheduler.dashboard) process.stdout.write(`Dashboard: ${scheduler.dashboard.link}\n`);
+  else if (scheduler.dashboardError) process.stdout.write(`Dashboard: not available (${scheduler.dashboardError})\n`);
   process.stdout.write(
     secretFile
       ? `Secret in ${secretFile}: connect with SKEIN_SECRET_FILE=${secretFile}\n`
@@ -36,6 +50,18 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
   });
   await scheduler.close({ closeWorkers: true });
   return EXIT_CODES.OK;
+}
+
+/** Start with the dashboard on the port asked for, or on 8787 and else a free port. */
+async function startWithDashboard(options: { secret: string; host: string; port: number }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
+  if (dashboard === false) return startScheduler({ ...options, dashboard: false });
+  if (dashboard.port !== undefined) return startScheduler({ ...options, dashboard: { host: dashboard.host, port: dashboard.port } });
+  try {
+    return await startScheduler({ ...options, dashboard: { host: dashboard.host, port: DEFAULT_DASHBOARD_PORT } });
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== "EADDRINUSE") throw error;
+    return startScheduler({ ...options, dashboard: { host: dashboard.host, port: 0 } });
+  }
 }
 
 /** Secret from the environment, from an existing file, or a new one written to the file (0600). */

@@ -9,7 +9,6 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { execa } from "execa";
 import type * as v from "valibot";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { validateOptions } from "../options.js";
@@ -96,6 +95,8 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
 
   const run = async (argv: readonly string[], timeout: number, signal?: AbortSignal): Promise<CommandResult> => {
     const [file, ...args] = argv as [string, ...string[]];
+    // Loaded on first use: execa costs ~100 ms to import, which every `import "@skein/core"` would pay.
+    const { execa } = await import("execa");
     const result = await execa(file, args, {
       reject: false,
       timeout,

@@ -53,6 +53,16 @@ export interface ClusterOptions {
    * @default "~/.skein"
    */
   sharedDirectory?: string;
+
+  // --- dashboard (see @skein/scheduler's README) ---
+  /** Serve the dashboard (a web page and Prometheus `/metrics`) while the cluster runs; open `cluster.dashboardLink`. @default true */
+  dashboard?: boolean;
+  /** The dashboard's HTTP port; 0 picks a free one. @default 0 */
+  dashboardPort?: number;
+  /** Address the dashboard listens on; it needs the link's token whatever the address. @default "127.0.0.1" */
+  dashboardHost?: string;
+  /** Serve `/metrics` without the token (read-only counts), for a Prometheus that cannot send a bearer token. @default false */
+  dashboardOpenMetrics?: boolean;
 }
 
 export const COMMON_OPTION_KEYS = [
@@ -75,6 +85,10 @@ export const COMMON_OPTION_KEYS = [
   "workerCommand",
   "pollInterval",
   "sharedDirectory",
+  "dashboard",
+  "dashboardPort",
+  "dashboardHost",
+  "dashboardOpenMetrics",
 ] as const satisfies readonly (keyof ClusterOptions)[];
 
 const positiveSeconds = v.pipe(v.number("must be a number of seconds"), v.gtValue(0, "must be more than 0"));
@@ -99,6 +113,10 @@ const CommonSchema = v.object({
   workerCommand: v.optional(v.pipe(v.array(v.string(), "must be an array of strings"), v.minLength(1, "must not be empty"))),
   pollInterval: v.optional(positiveSeconds),
   sharedDirectory: v.optional(v.pipe(v.string("must be a directory path"), v.minLength(1, "must not be empty"))),
+  dashboard: v.optional(v.boolean("must be true or false")),
+  dashboardPort: v.optional(v.pipe(v.number("must be a port number"), v.integer(), v.minValue(0), v.maxValue(65535, "must be at most 65535"))),
+  dashboardHost: v.optional(v.pipe(v.string("must be a host address"), v.minLength(1, "must not be empty"))),
+  dashboardOpenMetrics: v.optional(v.boolean("must be true or false")),
 });
 
 /** Options after validation and unit conversion. */
@@ -124,6 +142,10 @@ export interface ClusterSettings {
   readonly workerCommand: readonly string[] | undefined;
   readonly pollIntervalSeconds: number | undefined;
   readonly sharedDirectory: string;
+  readonly dashboard: boolean;
+  readonly dashboardPort: number;
+  readonly dashboardHost: string;
+  readonly dashboardOpenMetrics: boolean;
 }
 
 /**
@@ -161,6 +183,10 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     workerCommand: o.workerCommand,
     pollIntervalSeconds: o.pollInterval,
     sharedDirectory: expandHome(o.sharedDirectory ?? "~/.skein"),
+    dashboard: o.dashboard ?? true,
+    dashboardPort: o.dashboardPort ?? 0,
+    dashboardHost: o.dashboardHost ?? "127.0.0.1",
+    dashboardOpenMetrics: o.dashboardOpenMetrics ?? false,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
-import { startScheduler, type ConnectedWorker, type Scheduler } from "@skein/scheduler";
+import { startScheduler, type ConnectedWorker, type DashboardJob, type DashboardOptions, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, log } from "@skein/transport";
 import { SkeinTimeoutError, badOption, closedError } from "../errors.js";
 import type { ClusterLike } from "../client.js";
@@ -26,6 +26,8 @@ const MAX_POLL_BACKOFF_SECONDS = 60;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Adaptive scaling stops submitting after this many jobs in a row died before connecting. */
 const MAX_FAILURES_IN_A_ROW = 3;
+/** Lines of a job's output the dashboard shows. */
+const DASHBOARD_LOG_LINES = 40;
 
 export interface ClusterJob {
   readonly id: JobId;
@@ -103,6 +105,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#workerCommand = settings.workerCommand ?? defaultWorkerCommand();
     scheduler.onWorkersChanged((workers) => this.#onWorkersChanged(workers));
     trackCluster(this);
+    this.#connectDashboard();
   }
 
   /** Start a scheduler for this cluster; no jobs run until `scale`. */
@@ -115,7 +118,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const { host, advertiseHost } = schedulerHostFor(backend, settings);
     const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
     try {
-      const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}) });
+      const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}), dashboard: dashboardOptionsFor(settings) });
       // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
       const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
       return new Cluster(backend, settings, scheduler, secret, secretFile, ledger);
@@ -133,6 +136,67 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** The scheduler, for tests and tools (its `state` is read-only). */
   get scheduler(): Scheduler {
     return this.#scheduler;
+  }
+
+  // --- dashboard ---
+
+  /**
+   * The dashboard of this cluster, `http://127.0.0.1:<port>/?token=…` (undefined with
+   * `dashboard: false`). The token is derived from the cluster secret, not the secret itself: the
+   * link shows the cluster, it cannot run anything on it.
+   */
+  get dashboardLink(): string | undefined {
+    return this.#scheduler.dashboard?.link;
+  }
+
+  /** Show this cluster's jobs on its scheduler's dashboard (the scheduler itself knows no jobs). */
+  #connectDashboard(): void {
+    const dashboard = this.#scheduler.dashboard;
+    if (!dashboard) return;
+    // When each job was first seen running (a worker connected, or the batch system said so) and gone.
+    const startedAt = new Map<JobId, number>();
+    const endedAt = new Map<JobId, number>();
+    const see = () => {
+      const now = Date.now();
+      for (const job of this.#jobs.values()) {
+        if (job.state.state === "running" && !startedAt.has(job.id)) startedAt.set(job.id, now);
+        if (job.state.state === "exited" && !endedAt.has(job.id)) endedAt.set(job.id, now);
+      }
+    };
+    // Notified after every status poll and every worker change.
+    this.#listeners.add(see);
+    const walltimeSeconds = this.backend.capabilities.walltime ? this.settings.walltimeSeconds : undefined;
+    const jobs = (): DashboardJob[] => {
+      see();
+      const workers = this.#scheduler.workers;
+      return [...this.#jobs.values()].map((job) => {
+        const started = startedAt.get(job.id);
+        const ended = endedAt.get(job.id);
+        const state = job.state;
+        const detail = state.state === "queued" ? state.reason : state.state === "exited" ? describeExit(state) : state.state === "unknown" ? state.detail : undefined;
+        const host = state.state === "running" ? state.host : undefined;
+        return {
+          id: job.id,
+          state: state.state,
+          submittedAt: job.submittedAt.getTime(),
+          workers: workers.filter((w) => w.name.startsWith(`${job.workerPrefix}-`)).map((w) => w.name),
+          ...(detail === undefined ? {} : { detail }),
+          ...(host === undefined ? {} : { host }),
+          ...(started === undefined ? {} : { startedAt: started }),
+          ...(ended === undefined ? {} : { endedAt: ended }),
+          ...(walltimeSeconds === undefined ? {} : { walltimeSeconds }),
+        };
+      });
+    };
+    const backend = this.backend;
+    const readLogs = backend.capabilities.logs ? backend.logs?.bind(backend) : undefined;
+    const logTail =
+      readLogs &&
+      (async (id: string) => {
+        const logs = await readLogs(id as JobId);
+        return tail(`${logs.stdout}\n${logs.stderr}`.trim(), DASHBOARD_LOG_LINES);
+      });
+    dashboard.setJobsProvider(jobs, logTail ? { logTail } : {});
   }
 
   /** Jobs this cluster started that the batch system has not reported gone. */
@@ -499,7 +563,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         output = `(could not read the job's output: ${(error as Error).message})`;
       }
     }
-    const how = state.exitCode === null ? (state.reason ?? "it ended") : `exit code ${state.exitCode}${state.reason ? `, ${state.reason}` : ""}`;
+    const how = state.exitCode === null ? (state.reason ?? `exit status not reported by ${this.backend.name}`) : `exit code ${state.exitCode}${state.reason ? `, ${state.reason}` : ""}`;
     return new SkeinError(
       "cluster",
       SKEIN_ERROR_CODES.JOB_FAILED_BEFORE_CONNECT,
@@ -555,7 +619,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   /** Poll until the backend reports every job gone. */
   async #waitUntilGone(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let delay = 100;
+    // Start polling fast: local jobs end within tens of milliseconds; batch ones back off to 2 s.
+    let delay = 20;
     for (;;) {
       const live = this.#liveJobs();
       if (live.length === 0) return;
@@ -625,4 +690,10 @@ function schedulerHostFor(backend: ClusterBackend, settings: ClusterSettings): {
   const iface = settings.schedulerInterface ?? settings.interface;
   if (iface) return { host: interfaceAddress(iface) };
   return backend.capabilities.remoteWorkers ? { host: "0.0.0.0", advertiseHost: hostname() } : { host: "127.0.0.1" };
+}
+
+/** The scheduler's dashboard options from the cluster's (`dashboard`, `dashboardPort`, `dashboardHost`, `dashboardOpenMetrics`). */
+function dashboardOptionsFor(settings: ClusterSettings): DashboardOptions | false {
+  if (!settings.dashboard) return false;
+  return { host: settings.dashboardHost, port: settings.dashboardPort, openMetrics: settings.dashboardOpenMetrics };
 }

@@ -11,7 +11,6 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { lilconfig, type Loader } from "lilconfig";
-import { parse as parseYaml } from "yaml";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 
 export interface LoadedConfig {
@@ -110,7 +109,7 @@ async function findConfig(name: string, dir: string): Promise<string | undefined
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let value: unknown;
   try {
-    if (/\.(ya?ml)$/.test(path)) value = parseYaml(readFileSync(path, "utf8"));
+    if (/\.(ya?ml)$/.test(path)) value = (await import("yaml")).parse(readFileSync(path, "utf8"));
     else if (path.endsWith(".json")) value = JSON.parse(readFileSync(path, "utf8"));
     else if (/\.m?ts$/.test(path)) {
       // Node 20 cannot import TypeScript; jiti transpiles the config file on the fly.

@@ -24,6 +24,10 @@ export interface KeysCancelled extends Stimulus {
   readonly keys: readonly string[];
   readonly force: boolean;
 }
+/** Hold these keys until their tasks finish, whoever else lets go of them (`fireAndForget`). */
+export interface KeysFireAndForget extends Stimulus { readonly type: "keys-fire-and-forget"; readonly clientId: string; readonly keys: readonly string[] }
+/** Run these erred keys again, with their erred dependencies (`future.retry()`). */
+export interface KeysRetried extends Stimulus { readonly type: "keys-retried"; readonly clientId: string; readonly keys: readonly string[] }
 export interface ScatterRequested extends Stimulus {
   readonly type: "scatter-requested";
   readonly clientId: string;
@@ -70,6 +74,12 @@ export interface StealResponse extends Stimulus {
   readonly key: string;
   readonly stolen: boolean;
 }
+/** The worker paused (process memory above its pause threshold) or runs again (below it). */
+export interface WorkerStatusChanged extends Stimulus {
+  readonly type: "worker-status-changed";
+  readonly workerId: string;
+  readonly status: "running" | "paused";
+}
 export interface TaskFinished extends Stimulus {
   readonly type: "task-finished";
   readonly workerId: string;
@@ -111,11 +121,14 @@ export type SchedulerEvent =
   | GraphUpdated
   | KeysReleased
   | KeysCancelled
+  | KeysFireAndForget
+  | KeysRetried
   | ScatterRequested
   | WorkerAdded
   | WorkerRemoved
   | WorkersRetiring
   | StealResponse
+  | WorkerStatusChanged
   | TaskFinished
   | TaskErred
   | KeysAdded

@@ -3,7 +3,8 @@ import { SKEIN_ERROR_CODES } from "@skein/serialization";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
 import { newTask, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
-import { functionNeverSent, isNeeded } from "../transitions/common.js";
+import { FIRE_AND_FORGET, functionNeverSent, isNeeded } from "../transitions/common.js";
+import { cyclicTasks, rememberRetries } from "./graph-events.js";
 
 export function clientAdded(state: SchedulerState, event: EventOf<"client-added">): Effect[] {
   state.clients.set(event.clientId, { id: event.clientId, name: event.name, wants: new Set() });
@@ -32,6 +33,7 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
     if (!existing) state.tasks.set(spec.key, ts);
     ts.run = { fnHash: spec.fnHash, args: spec.args };
     ts.retries = spec.retries;
+    rememberRetries(ts, spec.retries);
     if (spec.workers || spec.resources) {
       ts.restrictions = {
         ...(spec.workers ? { workers: new Set(spec.workers) } : {}),
@@ -45,7 +47,15 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
     }
     created.push([ts, spec.deps]);
   }
+  // Tasks on a cycle fail and link none of their dependencies, so the graph stays acyclic.
+  const cyclic = cyclicTasks(state, created);
   for (const [ts, deps] of created) {
+    const cycle = cyclic.get(ts);
+    if (cycle) {
+      ts.exception ??= protocolFailure(cycle);
+      ts.exceptionBlame ??= ts;
+      continue;
+    }
     for (const depKey of deps) {
       const dep = state.tasks.get(depKey);
       if (!dep || dep === ts) {
@@ -72,7 +82,11 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
     effects.push(...announceCurrent(ts, client));
   }
   for (const [ts] of created) {
-    if (ts.exception && ts.status === "released") effects.push(recommend(ts, "erred"));
+    if (ts.status !== "released") continue;
+    // Nobody wants it and nothing needs it: a graph's inner task whose dependent already existed
+    // (that keeps its own recipe), or one cut loose by a cycle. Kept, it would never be forgotten.
+    if (ts.whoWants.size === 0 && ts.dependents.size === 0) effects.push(recommend(ts, "forgotten"));
+    else if (ts.exception) effects.push(recommend(ts, "erred"));
   }
   return effects;
 }
@@ -94,21 +108,25 @@ export function keysCancelled(state: SchedulerState, event: EventOf<"keys-cancel
   if (!client) return [];
   const effects: Effect[] = [];
   const seen = new Set<TaskState>();
-  const cancel = (ts: TaskState, reason: string) => {
-    if (seen.has(ts)) return;
+  // Depth first, dependents in order, without recursion: a graph's chains can be 10 000 long.
+  const stack: [TaskState, string][] = [];
+  const asked = new Set(event.keys);
+  for (const key of [...event.keys].reverse()) {
+    const ts = state.tasks.get(key);
+    if (ts) stack.push([ts, event.force ? "cancelled (forced)" : "cancelled"]);
+  }
+  while (stack.length > 0) {
+    const [ts, reason] = stack.pop() as [TaskState, string];
+    if (seen.has(ts)) continue;
     seen.add(ts);
     if (ts.status === "memory" || ts.status === "erred") {
       // Done already: cancelling it only drops this client's interest.
-      if (ts.whoWants.has(client) && event.keys.includes(ts.key)) effects.push(...unwantCancelled(client, ts, reason));
-      return;
+      if (ts.whoWants.has(client) && asked.has(ts.key)) effects.push(...unwantCancelled(client, ts, reason));
+      continue;
     }
     const clients = event.force ? [...ts.whoWants] : ts.whoWants.has(client) ? [client] : [];
     for (const c of clients) effects.push(...unwantCancelled(c, ts, reason));
-    for (const dts of ts.dependents) cancel(dts, `its dependency ${ts.key} was cancelled`);
-  };
-  for (const key of event.keys) {
-    const ts = state.tasks.get(key);
-    if (ts) cancel(ts, event.force ? "cancelled (forced)" : "cancelled");
+    for (const dts of [...ts.dependents].reverse()) stack.push([dts, `its dependency ${ts.key} was cancelled`]);
   }
   return effects;
 }
@@ -164,6 +182,7 @@ function unwant(client: ClientState, ts: TaskState): Effect[] {
 }
 
 function unwantCancelled(client: ClientState, ts: TaskState, reason: string): Effect[] {
+  if (client.id === FIRE_AND_FORGET) return unwant(client, ts);
   return [toClient(client, { op: "key-cancelled", key: ts.key, reason }), ...unwant(client, ts)];
 }
 

@@ -2,9 +2,11 @@ import type { Effect } from "../effects.js";
 import type { SchedulerEvent } from "../events.js";
 import type { SchedulerState } from "../task-state.js";
 import { clientAdded, clientRemoved, graphUpdated, keysCancelled, keysReleased, scatterRequested } from "./client-events.js";
+import { keysFireAndForget, keysRetried } from "./graph-events.js";
 import { workersRetiring } from "./retire.js";
 import { stealResponse } from "./steal-response.js";
 import { dataStored, keysAdded, missingData, taskErred, taskFinished, workerAdded, workerRemoved } from "./worker-events.js";
+import { workerStatusChanged } from "./worker-status.js";
 
 /** Turn one event into effects (recommendations and messages). */
 export function handleEvent(state: SchedulerState, event: SchedulerEvent): Effect[] {
@@ -19,6 +21,10 @@ export function handleEvent(state: SchedulerState, event: SchedulerEvent): Effec
       return keysReleased(state, event);
     case "keys-cancelled":
       return keysCancelled(state, event);
+    case "keys-fire-and-forget":
+      return keysFireAndForget(state, event);
+    case "keys-retried":
+      return keysRetried(state, event);
     case "scatter-requested":
       return scatterRequested(state, event);
     case "worker-added":
@@ -29,6 +35,8 @@ export function handleEvent(state: SchedulerState, event: SchedulerEvent): Effec
       return workersRetiring(state, event);
     case "steal-response":
       return stealResponse(state, event);
+    case "worker-status-changed":
+      return workerStatusChanged(state, event);
     case "task-finished":
       return taskFinished(state, event);
     case "task-erred":

@@ -12,7 +12,8 @@ import { isNeeded } from "../transitions/common.js";
 export function workersRetiring(state: SchedulerState, event: EventOf<"workers-retiring">): Effect[] {
   for (const id of event.workerIds) {
     const ws = state.workers.get(id);
-    if (!ws || ws.status !== "running") continue;
+    // A paused worker (memory) may retire too: it still holds and serves its data.
+    if (!ws || (ws.status !== "running" && ws.status !== "paused")) continue;
     ws.status = "closing-gracefully";
     ws.retireReason = event.reason;
     ws.retireForce = event.force;

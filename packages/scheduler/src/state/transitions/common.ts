@@ -2,7 +2,7 @@
 import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
 import { decideWorker, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
-import type { SchedulerState, TaskState, TaskStatus, WorkerState } from "../task-state.js";
+import type { ClientState, SchedulerState, TaskState, TaskStatus, WorkerState } from "../task-state.js";
 
 /** Context every transition receives. */
 export interface TransitionContext {
@@ -119,17 +119,19 @@ export function removeReplica(ts: TaskState, ws: WorkerState): void {
 /** Tell the clients that hold futures for `ts` that its result is ready. */
 export function announceMemory(ts: TaskState): Effect[] {
   const whoHas = [...ts.whoHas].map((ws) => ws.address);
-  return [...ts.whoWants].map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas }));
+  const effects: Effect[] = [...ts.whoWants].filter(isRealClient).map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas }));
+  return [...effects, ...letGoOfFireAndForget(ts)];
 }
 
 /** Tell the clients that hold futures for `ts` that it failed, and fail its dependents. */
 export function announceErred(ts: TaskState): Effect[] {
   const error = ts.exception as EncodedError;
   const blame = ts.exceptionBlame?.key ?? ts.key;
-  const effects: Effect[] = [...ts.whoWants].map((client) => toClient(client, { op: "key-erred", key: ts.key, blame, error }));
+  const effects: Effect[] = [...ts.whoWants].filter(isRealClient).map((client) => toClient(client, { op: "key-erred", key: ts.key, blame, error }));
   for (const dts of ts.dependents) {
     if (dts.status !== "erred" && dts.status !== "memory" && dts.status !== "forgotten") effects.push(recommend(dts, "erred"));
   }
+  effects.push(...letGoOfFireAndForget(ts));
   return effects;
 }
 
@@ -161,4 +163,24 @@ export function dataLost(ts: TaskState): EncodedError {
     code: SKEIN_ERROR_CODES.DATA_LOST,
     message: `the data of ${ts.key} was lost with the worker(s) that held it, and it cannot be recomputed (it was scattered, not computed). Scatter it again.`,
   };
+}
+
+// --- fire-and-forget (graphs, issue 5) ---
+
+/** Id of the scheduler's own client that holds fire-and-forget keys until their tasks finish (as in Dask). */
+export const FIRE_AND_FORGET = "fire-and-forget";
+
+function isRealClient(client: ClientState): boolean {
+  return client.id !== FIRE_AND_FORGET;
+}
+
+/** `ts` is done (memory or erred): the fire-and-forget client lets go of it, and it is freed if nobody else needs it. */
+function letGoOfFireAndForget(ts: TaskState): Effect[] {
+  let holder: ClientState | undefined;
+  for (const client of ts.whoWants) if (!isRealClient(client)) holder = client;
+  if (!holder) return [];
+  ts.whoWants.delete(holder);
+  holder.wants.delete(ts);
+  if (isNeeded(ts)) return [];
+  return [recommend(ts, ts.dependents.size === 0 ? "forgotten" : "released")];
 }
