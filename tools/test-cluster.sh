@@ -2,7 +2,9 @@
 # A one-machine batch cluster for Skein's integration tests:
 #   - Slurm (slurmctld + two slurmd) with the Torque-compatible wrappers (qsub, qstat, qdel),
 #     offering two node types on this one host: `vortex` (12 CPUs) and `c18a` (48 CPUs);
-#   - an sshd on 127.0.0.1:2222 that accepts a generated key for root.
+#   - an sshd on 127.0.0.1:2222 that accepts a generated key for root;
+#   - Grid Engine 8.1.9 (sge_qmaster + sge_execd, queue all.q, parallel environment smp), its
+#     commands reached only through /opt/sge/bin, so Slurm's Torque wrappers keep /usr/bin/q*.
 #
 # Usage: tools/test-cluster.sh start|stop|status|logs
 #
@@ -10,7 +12,8 @@
 # $SKEIN_TEST_CLUSTER_DIR (default /var/tmp/skein-test-cluster). The exceptions are what the
 # software insists on: /etc/slurm/slurm.conf (every Slurm client, and so every qsub, reads it
 # there; it is a symlink into the state dir), munge's socket dir /run/munge and sshd's
-# privilege-separation dir /run/sshd.
+# privilege-separation dir /run/sshd. Grid Engine keeps Debian's paths (/var/lib/gridengine,
+# /var/spool/gridengine): its binaries, bootstrap file and spool database have them built in.
 #
 # No systemd in containers, so daemons are started directly. Tests source $STATE/env.sh.
 # See docs/test-cluster.md.
@@ -23,6 +26,9 @@ READY_TIMEOUT=${SKEIN_TEST_CLUSTER_TIMEOUT:-60}
 LOG_LINES=${SKEIN_TEST_CLUSTER_LOG_LINES:-300}
 
 PACKAGES=(slurm-wlm slurm-wlm-torque munge openssh-server tcsh)
+# What Grid Engine's binaries link against (and netbase for the sge-qmaster/sge-execd ports in
+# /etc/services). Grid Engine itself is NOT installed with apt: see install_sge.
+SGE_LIBRARIES=(libjemalloc2 libdb5.3 libhwloc15 libtirpc3 libmunge2 netbase)
 NODES=(vortex c18a)
 SSH_PORT=2222
 SSH_HOST=127.0.0.1
@@ -41,6 +47,21 @@ MUNGE_DIR=$STATE/munge
 
 SSH_KEY=$SSH_DIR/id_ed25519
 KNOWN_HOSTS=$SSH_DIR/known_hosts
+
+# Grid Engine, at Debian's paths (built into its bootstrap file and the wrapper every command goes
+# through). Its commands are reached only through $SGE_BIN, a private directory of symlinks: in
+# /usr/bin, qsub/qstat/qdel are Slurm's Torque wrappers and must stay so.
+SGE_DEBS=(gridengine-common gridengine-client gridengine-master gridengine-exec)
+SGE_ROOT=/var/lib/gridengine
+SGE_CELL=default
+SGE_COMMON=$SGE_ROOT/$SGE_CELL/common
+SGE_SPOOL=/var/spool/gridengine
+SGE_BIN=/opt/sge/bin
+SGE_COMMANDS=(qacct qalter qconf qdel qhold qhost qmod qping qquota qrls qselect qstat qsub)
+SGE_QUEUE=all.q
+SGE_PE=smp
+# More slots than this machine has cores, like Slurm's nodes: 4 jobs of 12 cores fit at once.
+SGE_SLOTS=64
 
 log() { printf '[test-cluster] %s\n' "$*" >&2; }
 die() {

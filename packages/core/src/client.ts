@@ -448,6 +448,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
         throw new SkeinTimeoutError("client", `future ${key} did not finish within ${timeoutMs} ms`);
       }
       if (state.status !== "finished") throw state.error as Error;
+      if (state.inline) return decodeValue(state.inline);
       const version = state.version;
       const holder = state.whoHas[Math.floor(Math.random() * state.whoHas.length)];
       try {
@@ -485,7 +486,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     const reply = await this.#request((requestId) => ({ op: "who-has", requestId, keys: [state.key] }));
     if (reply.op !== "who-has-reply" || state.version !== version) return;
     const whoHas = reply.whoHas[state.key] ?? [];
-    this.#keys.update(state, whoHas.length > 0 ? { whoHas } : { status: "pending", whoHas: [] });
+    this.#keys.update(state, whoHas.length > 0 ? { whoHas } : { status: "pending", whoHas: [], inline: undefined });
   }
 
   async #cancel(keys: readonly string[], force: boolean): Promise<void> {
@@ -499,7 +500,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     switch (message.op) {
       case "key-in-memory": {
         const state = this.#keys.get(message.key);
-        if (state) this.#keys.update(state, { status: "finished", whoHas: message.whoHas, nbytes: message.nbytes, typeName: message.typeName, error: undefined });
+        if (state) this.#keys.update(state, { status: "finished", whoHas: message.whoHas, nbytes: message.nbytes, typeName: message.typeName, error: undefined, inline: message.data });
         return;
       }
       case "key-erred": {

@@ -15,6 +15,8 @@ export interface KeyState {
   nbytes: number;
   typeName: string;
   error: Error | undefined;
+  /** The encoded result, when the scheduler sent it along (small results): nothing to fetch. */
+  inline: Uint8Array | undefined;
   /** Called whenever the status changes. */
   readonly listeners: Set<(state: KeyState) => void>;
 }
@@ -34,7 +36,7 @@ export class KeyStates {
   ensure(key: string): KeyState {
     let state = this.#states.get(key);
     if (!state) {
-      state = { key, refs: 0, status: "pending", version: 0, whoHas: [], nbytes: 0, typeName: "", error: undefined, listeners: new Set() };
+      state = { key, refs: 0, status: "pending", version: 0, whoHas: [], nbytes: 0, typeName: "", error: undefined, inline: undefined, listeners: new Set() };
       this.#states.set(key, state);
     }
     return state;
@@ -49,7 +51,7 @@ export class KeyStates {
   }
 
   /** Change a key's status and tell whoever listens. */
-  update(state: KeyState, change: Partial<Pick<KeyState, "status" | "whoHas" | "nbytes" | "typeName" | "error">>): void {
+  update(state: KeyState, change: Partial<Pick<KeyState, "status" | "whoHas" | "nbytes" | "typeName" | "error" | "inline">>): void {
     Object.assign(state, change);
     state.version += 1;
     for (const listener of [...state.listeners]) listener(state);

@@ -229,7 +229,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const handleWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler) => {
     switch (message.op) {
       case "task-finished":
-        return apply({ type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, stimulusId: message.stimulusId });
+        return apply({ type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, data: message.data, stimulusId: message.stimulusId });
       case "task-erred":
         return apply({ type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId });
       case "keys-added":

@@ -113,6 +113,8 @@ export const KeyInMemory = v.object({
   nbytes: count,
   typeName: v.string(),
   whoHas: v.array(address),
+  /** The encoded result, when it is small: nothing to fetch. */
+  data: v.optional(bytes),
 });
 /** A wanted key failed. `blame` is the key whose task raised (the key itself, or a dependency). */
 export const KeyErred = v.object({ op: v.literal("key-erred"), key, blame: key, error: EncodedErrorSchema });
@@ -199,6 +201,8 @@ export const TaskFinished = v.object({
   nbytes: count,
   typeName: v.string(),
   durationMs: finite,
+  /** The encoded result itself when it is small (≤ 1 KiB), so a client that wants it needs no fetch. */
+  data: v.optional(bytes),
   stimulusId,
 });
 export const TaskErred = v.object({

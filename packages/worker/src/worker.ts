@@ -78,6 +78,9 @@ export interface RunningWorker {
  */
 type TaskStatus = "fetching" | "loading" | "ready" | "cancelled";
 
+/** Results up to this size travel with task-finished (and on to the clients that want them). */
+const INLINE_RESULT_BYTES = 1024;
+
 /** At lifetime's end a worker has this long to hand its results over before it leaves regardless. */
 const LIFETIME_RETIRE_DEADLINE_MS = 30_000;
 
@@ -153,7 +156,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     if (task.status === "cancelled") return;
     if (result.ok) {
       storeData(result.key, result.bytes);
-      send({ op: "task-finished", key: result.key, nbytes: result.bytes.byteLength, typeName: result.typeName, durationMs: result.durationMs, stimulusId: stimulus("finished") });
+      send({
+        op: "task-finished",
+        key: result.key,
+        nbytes: result.bytes.byteLength,
+        typeName: result.typeName,
+        durationMs: result.durationMs,
+        // Small results ride along: the client that wants one gets it without a round trip here.
+        ...(result.bytes.byteLength <= INLINE_RESULT_BYTES ? { data: result.bytes } : {}),
+        stimulusId: stimulus("finished"),
+      });
     } else {
       send({ op: "task-erred", key: result.key, error: result.error, durationMs: result.durationMs, stimulusId: stimulus("erred") });
     }

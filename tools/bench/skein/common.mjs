@@ -1,4 +1,9 @@
 // Shared by the Skein benchmarks: a real local cluster, timing and result checks.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { Client, createCluster } from "@skein/core";
 
 export const WORKERS = 2;
@@ -55,3 +60,62 @@ export function percentile(values, p) {
 }
 
 export const round = (x, digits = 3) => Number(x.toPrecision(digits + 1));
+
+// --- a standalone scheduler (`skein scheduler`), for figures measured in the scheduler's own process ---
+
+const CLI = join(dirname(createRequire(import.meta.url).resolve("@skein/cli/package.json")), "dist/cli.js");
+
+/** Resident and peak resident set size of process `pid` in bytes (Linux /proc). */
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+/**
+ * `skein scheduler --port 0 --no-dashboard` in its own process (the dashboard is off: Dask's is too),
+ * and optionally `skein worker <address> --nworkers N --nthreads 1` next to it. Resolves once it listens.
+ */
+export async function startStandalone({ workers = 0 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "skein-bench-"));
+  const secretFile = join(dir, "secret");
+  const scheduler = spawn(process.execPath, [CLI, "scheduler", "--port", "0", "--no-dashboard", "--secret-file", secretFile], { stdio: ["ignore", "pipe", "inherit"] });
+  const children = [scheduler];
+  const close = async () => {
+    for (const child of children.reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const address = await new Promise((resolve, reject) => {
+      let out = "";
+      scheduler.once("exit", (code) => reject(new Error(`skein scheduler exited with ${code} before listening: ${out}`)));
+      scheduler.stdout.on("data", (d) => {
+        out += d;
+        const m = /listening on (ws:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+    });
+    scheduler.stdout.resume();
+    const secret = readFileSync(secretFile, "utf8").trim();
+    if (workers > 0) {
+      const worker = spawn(process.execPath, [CLI, "worker", address, "--nworkers", String(workers), "--nthreads", "1"], {
+        env: { ...process.env, SKEIN_SECRET_FILE: secretFile },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      children.push(worker);
+    }
+    const client = await Client.connect(address, { secret });
+    if (workers > 0) await client.waitForWorkers(workers, { timeout: 60_000 });
+    return { address, pid: scheduler.pid, client, rss: () => rssOf(scheduler.pid), close: async () => (await client.close(), await close()) };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -89,11 +89,11 @@ export function transition(state: SchedulerState, ts: TaskState, to: TaskStatus,
   if (handler) {
     const result = handler(state, ts, ctx);
     if (isDecline(result)) {
-      state.story.record({ key: ts.key, from, to: `${to} (declined: ${result.decline})`, stimulusId: ctx.stimulusId, at: Date.now() });
+      state.story.record(ts.key, from, `${to} (declined: ${result.decline})`, ctx.stimulusId);
       return result.decline === from ? [] : [recommend(ts, result.decline, ctx.worker)];
     }
     ts.status = to;
-    state.story.record({ key: ts.key, from, to, stimulusId: ctx.stimulusId, at: Date.now() });
+    state.story.record(ts.key, from, to, ctx.stimulusId);
     if (state.config.validate) validateTask(state, ts);
     return result;
   }

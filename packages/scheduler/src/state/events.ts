@@ -87,6 +87,8 @@ export interface TaskFinished extends Stimulus {
   readonly nbytes: number;
   readonly typeName: string;
   readonly durationMs: number;
+  /** The encoded result, when small enough to travel with the message. */
+  readonly data?: Uint8Array | undefined;
 }
 export interface TaskErred extends Stimulus {
   readonly type: "task-erred";

@@ -45,6 +45,8 @@ export interface TaskState {
   preferredWorker: WorkerState | undefined;
   nbytes: number;
   typeName: string;
+  /** The encoded result, when small and wanted by a client (sent with key-in-memory). */
+  inline: Uint8Array | undefined;
   /** Names of workers that died while running this task. */
   suspicious: string[] | undefined;
   exception: EncodedError | undefined;
@@ -170,6 +172,7 @@ export function newTask(key: string, priority: readonly [number, number]): TaskS
     preferredWorker: undefined,
     nbytes: 0,
     typeName: "",
+    inline: undefined,
     suspicious: undefined,
     exception: undefined,
     exceptionBlame: undefined,

@@ -231,7 +231,7 @@ export class Sim {
   }
 
   /** task-finished from the worker the task is processing on (or `worker`). */
-  finish(key: string, options: { worker?: string; nbytes?: number; typeName?: string; durationMs?: number; stimulusId?: string } = {}): Sent[] {
+  finish(key: string, options: { worker?: string; nbytes?: number; typeName?: string; durationMs?: number; data?: Uint8Array; stimulusId?: string } = {}): Sent[] {
     const worker = options.worker ?? this.processingOn(key);
     this.#answered(worker, key);
     if (this.state.workers.has(workerIdOf(worker))) this.#holds(worker, key);
@@ -242,6 +242,7 @@ export class Sim {
       nbytes: options.nbytes ?? 8,
       typeName: options.typeName ?? "number",
       durationMs: options.durationMs ?? 100,
+      ...(options.data ? { data: options.data } : {}),
       stimulusId: options.stimulusId ?? this.nextStimulus(`finish-${key}`),
     });
   }

@@ -165,7 +165,8 @@ export function scatterRequested(state: SchedulerState, event: EventOf<"scatter-
 /** Tell a client that wants `ts` what it can know already. */
 function announceCurrent(ts: TaskState, client: ClientState): Effect[] {
   if (ts.status === "memory") {
-    return [toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas: [...ts.whoHas].map((w) => w.address) })];
+    const data = ts.inline;
+    return [toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas: [...ts.whoHas].map((w) => w.address), ...(data ? { data } : {}) })];
   }
   if (ts.status === "erred" && ts.exception) {
     return [toClient(client, { op: "key-erred", key: ts.key, blame: ts.exceptionBlame?.key ?? ts.key, error: ts.exception })];

@@ -80,6 +80,8 @@ export function taskFinished(state: SchedulerState, event: EventOf<"task-finishe
   if (!ts || ts.processingOn !== ws) return unexpectedResult(state, ws, ts, event);
   ts.nbytes = event.nbytes;
   ts.typeName = event.typeName;
+  // Kept only for keys a client wants (bounded: ≤ 1 KiB each), to hand over with key-in-memory.
+  ts.inline = event.data && ts.whoWants.size > 0 ? event.data : undefined;
   // The slot it frees is refilled from the queue by the engine, after this event's transitions.
   return [recommend(ts, "memory")];
 }

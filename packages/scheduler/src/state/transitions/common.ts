@@ -119,7 +119,10 @@ export function removeReplica(ts: TaskState, ws: WorkerState): void {
 /** Tell the clients that hold futures for `ts` that its result is ready. */
 export function announceMemory(ts: TaskState): Effect[] {
   const whoHas = [...ts.whoHas].map((ws) => ws.address);
-  const effects: Effect[] = [...ts.whoWants].filter(isRealClient).map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas }));
+  const data = ts.inline;
+  const effects: Effect[] = [...ts.whoWants]
+    .filter(isRealClient)
+    .map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas, ...(data ? { data } : {}) }));
   return [...effects, ...letGoOfFireAndForget(ts)];
 }
 

@@ -9,6 +9,7 @@ import { afterRelease, freeOnWorker, isNeeded, removeReplica, type Decline, type
  */
 export function memoryToReleased(state: SchedulerState, ts: TaskState, ctx: TransitionContext): Effect[] | Decline {
   if (isNeeded(ts) && ts.whoHas.size > 0) return { decline: "memory" };
+  ts.inline = undefined;
   const effects: Effect[] = [];
   for (const ws of [...ts.whoHas]) {
     effects.push(...freeOnWorker(state, ws, [ts.key], ctx.stimulusId));
