@@ -58,6 +58,14 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
+/** The subpaths a package exports (`"./bin"`, `"./errors"`, …): importing those is not a deep import. */
+function exportsOf(name: string): string[] {
+  const dir = packages().find((p) => p.name === name)?.dir;
+  if (!dir) return [];
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
+  return Object.keys(pkg.exports ?? {});
+}
+
 const skeinImports = (text: string) => [...text.matchAll(/(?:from|import\()\s*["'](@skein\/[^"']+)["']/g)].map((m) => m[1] as string);
 
 describe("dependency direction", () => {
@@ -81,7 +89,7 @@ describe("dependency direction", () => {
         for (const spec of skeinImports(readFileSync(file, "utf8"))) {
           const [scope, name, ...rest] = spec.split("/");
           const target = `${scope}/${name}`;
-          const exported = rest.length === 0 || (target === "@skein/worker" && rest.join("/") === "bin");
+          const exported = rest.length === 0 || exportsOf(target).includes(`./${rest.join("/")}`);
           if (!allowed.includes(target) || !exported) offending.push(`${file.slice(packagesDir.length)} imports ${spec}`);
         }
       }

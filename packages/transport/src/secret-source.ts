@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization/errors";
 
 export const SECRET_ENV = "SKEIN_SECRET";
 export const SECRET_FILE_ENV = "SKEIN_SECRET_FILE";

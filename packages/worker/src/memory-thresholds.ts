@@ -2,7 +2,7 @@
  * The worker's memory thresholds, as fractions of its memory limit (Dask's model and defaults).
  * Parsed from `--memory-target 0.6` or `--memory-target false` and friends.
  */
-import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization/errors";
 
 export interface MemoryThresholds {
   /**

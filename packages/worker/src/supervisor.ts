@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { log } from "@skein/transport";
+import { log } from "@skein/transport/log";
 import { FINAL_EXIT_CODES, WORKER_EXIT_CODES } from "./exit-codes.js";
 import type { WorkerOptions } from "./worker.js";
 

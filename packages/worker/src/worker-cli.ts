@@ -4,8 +4,10 @@
  */
 import { hostname } from "node:os";
 import { cac } from "cac";
-import { SKEIN_ERROR_CODES, SkeinError, isSkeinError, parseBytes } from "@skein/serialization";
-import { SECRET_ENV, SECRET_FILE_ENV, secretFromEnvironment } from "@skein/transport";
+// Light entry points only: this runs in every job's supervisor, before any worker starts.
+import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "@skein/serialization/errors";
+import { parseBytes } from "@skein/serialization/units";
+import { SECRET_ENV, SECRET_FILE_ENV, secretFromEnvironment } from "@skein/transport/secret";
 import { WORKER_EXIT_CODES } from "./exit-codes.js";
 import { DEFAULT_MEMORY_THRESHOLDS, MEMORY_THRESHOLD_NAMES, parseMemoryFraction, type MemoryThresholds } from "./memory-thresholds.js";
 import { runSupervisor, type SupervisorOptions } from "./supervisor.js";
