@@ -3,7 +3,7 @@
  * moves to the workers that stay), adapt follows the work and replaces jobs that end, and a worker
  * told to leave (lifetime, SIGTERM) hands its results over first.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Client, createCluster, type Cluster } from "@skein/core";
 import { expectNoProcessesLeft, until } from "./helpers.js";
 
@@ -94,5 +94,43 @@ describe("adaptive scaling", () => {
     await cluster.scale(1);
     expect(cluster.adaptive).toBe(false);
     await cluster.waitForWorkers(1, { timeout: 30_000 });
+  });
+});
+
+describe("queue caps", () => {
+  it("maxJobs limits how many jobs run at once, and says so once", async () => {
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      const { cluster } = await start({ maxJobs: 2 });
+      await cluster.scale(4);
+      await cluster.scale(5);
+      expect(cluster.jobs).toHaveLength(2);
+      await cluster.waitForWorkers(2, { timeout: 30_000 });
+      expect(cluster.jobs).toHaveLength(2);
+    } finally {
+      spy.mockRestore();
+    }
+    const notices = writes.filter((w) => w.includes("maxJobs is 2"));
+    expect(notices).toEqual(["[skein] cluster skein: 4 jobs wanted, but maxJobs is 2: submitting 2 now, the rest as the queue allows\n"]);
+  });
+});
+
+describe("network preflight", () => {
+  it("reports within seconds that the workers cannot reach the scheduler, naming the host and address", async () => {
+    const { localBackend } = await import("@skein/backend-local");
+    const { resolveClusterSettings, Cluster } = await import("@skein/core");
+    const inner = localBackend({ forwardStderr: false });
+    // Workers told to dial an address nobody listens on: what a wrong interface looks like.
+    const unreachable = { ...inner, submit: (job: Parameters<typeof inner.submit>[0]) => inner.submit({ ...job, workerArgs: ["ws://127.0.0.1:9", ...job.workerArgs.slice(1)] }) };
+    cluster = await Cluster.start(unreachable, resolveClusterSettings({ pollInterval: 0.5 }));
+    await cluster.scale(1);
+    const error = await cluster.waitForWorkers(1, { timeout: 60_000 }).then(() => undefined, (e: unknown) => e as Error);
+    // The preflight's error (CONNECT_FAILED), not the job's end after the workers' 60 s death timeout.
+    expect(error).toMatchObject({ code: "SKEIN_ERR_CONNECT_FAILED" });
+    expect(error?.message).toMatch(/its workers cannot reach the scheduler .* worker skein-0-0 on \S+ \(address 127\.0\.0\.1\) cannot reach the scheduler at ws:\/\/127\.0\.0\.1:9/);
   });
 });

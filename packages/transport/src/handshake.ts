@@ -105,6 +105,8 @@ export interface ConnectOptions {
   firstMessages?: readonly Message[];
   /** Keep retrying refused connections until the timeout (a scheduler that is still starting). */
   retry?: boolean;
+  /** Called after each failed attempt that will be retried (first one: attempt 1). */
+  onRetry?: (error: Error, attempt: number) => void;
 }
 
 export interface Connected {
@@ -117,6 +119,7 @@ export async function connect(address: string, options: ConnectOptions): Promise
   const url = checkAddress(address);
   const deadline = Date.now() + options.timeoutMs;
   let lastError = "no attempt made";
+  let attempts = 0;
   let delay = 50;
   for (;;) {
     const remaining = deadline - Date.now();
@@ -127,6 +130,7 @@ export async function connect(address: string, options: ConnectOptions): Promise
       if (error instanceof SkeinError && error.code === SKEIN_ERROR_CODES.AUTH_FAILED) throw error;
       lastError = (error as Error).message;
       if (!options.retry) break;
+      options.onRetry?.(error as Error, ++attempts);
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
     delay = Math.min(delay * 2, 1000);

@@ -435,6 +435,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       label: "scheduler",
       retry: true,
       firstMessages: [registration],
+      // Network preflight: say at once, in the job's output, which host and address cannot reach
+      // the scheduler (a firewall, the wrong interface), instead of only after the death timeout.
+      onRetry: (error, attempt) => {
+        if (attempt === 1) process.stderr.write(`[skein] ${unreachableScheduler(name, schedulerAddress, listenHost, options.interface)}: ${error.message}; retrying for up to ${Math.round(deathTimeoutMs / 1000)} s\n`);
+      },
     });
     scheduler = connected.connection;
   } catch (error) {
@@ -496,6 +501,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 }
 
 // --- internal ---
+
+/** The preflight line. `Cluster` recognises "cannot reach the scheduler" in job output. */
+export function unreachableScheduler(name: string, schedulerAddress: string, listenHost: string, iface: string | undefined): string {
+  return `worker ${name} on ${hostname()} (address ${listenHost}${iface ? ` on interface ${iface}` : ""}) cannot reach the scheduler at ${schedulerAddress}`;
+}
 
 /** How long a leaving worker waits for the scheduler to acknowledge its close frame. */
 const CLOSE_FRAME_WAIT_MS = 1000;

@@ -51,3 +51,17 @@ describe("job specs", () => {
     expect(spec).toMatchObject({ name: "exDaskCluster", workerProcesses: 12, cores: 12, memoryBytes: 32e9 });
   });
 });
+
+describe("queue caps and launchers", () => {
+  it("validates maxJobs, maxQueuedJobs and workerLauncher", () => {
+    expect(resolveClusterSettings({ maxJobs: 4, maxQueuedJobs: 2, workerLauncher: ["srun", "--ntasks=1"] })).toMatchObject({ maxJobs: 4, maxQueuedJobs: 2, workerLauncher: ["srun", "--ntasks=1"] });
+    expect(() => resolveClusterSettings({ maxJobs: 0 })).toThrow(/option "maxJobs" .* must be at least 1/);
+    expect(() => resolveClusterSettings({ workerLauncher: "srun" as never })).toThrow(/option "workerLauncher" .* must be an array of words/);
+  });
+
+  it("puts the launcher in front of the worker command", () => {
+    const settings = resolveClusterSettings({ workerLauncher: ["srun", "--ntasks=1"] });
+    const spec = buildJobSpec(settings, { index: 0, schedulerAddress: "ws://h:1", secret: "s", workerCommand: ["/usr/bin/node", "/opt/w/bin.js"] });
+    expect(spec.workerCommand).toEqual(["srun", "--ntasks=1", "/usr/bin/node", "/opt/w/bin.js"]);
+  });
+});

@@ -63,6 +63,15 @@ export interface ClusterOptions {
   dashboardHost?: string;
   /** Serve `/metrics` without the token (read-only counts), for a Prometheus that cannot send a bearer token. @default false */
   dashboardOpenMetrics?: boolean;
+  /** At most this many jobs at once (running and queued); `scale` and `adapt` respect it. */
+  maxJobs?: number;
+  /** At most this many jobs waiting in the batch queue at once; more are submitted as they start. */
+  maxQueuedJobs?: number;
+  /**
+   * Run the worker through a site launcher, e.g. `["srun", "--ntasks=1"]`, `["mpirun", "-np", "1"]`
+   * or `["aprun", "-n", "1"]`: the job script prefixes the worker command with it. @default []
+   */
+  workerLauncher?: string[];
 }
 
 export const COMMON_OPTION_KEYS = [
@@ -89,6 +98,9 @@ export const COMMON_OPTION_KEYS = [
   "dashboardPort",
   "dashboardHost",
   "dashboardOpenMetrics",
+  "maxJobs",
+  "maxQueuedJobs",
+  "workerLauncher",
 ] as const satisfies readonly (keyof ClusterOptions)[];
 
 const positiveSeconds = v.pipe(v.number("must be a number of seconds"), v.gtValue(0, "must be more than 0"));
@@ -117,6 +129,9 @@ const CommonSchema = v.object({
   dashboardPort: v.optional(v.pipe(v.number("must be a port number"), v.integer(), v.minValue(0), v.maxValue(65535, "must be at most 65535"))),
   dashboardHost: v.optional(v.pipe(v.string("must be a host address"), v.minLength(1, "must not be empty"))),
   dashboardOpenMetrics: v.optional(v.boolean("must be true or false")),
+  maxJobs: v.optional(positiveInteger),
+  maxQueuedJobs: v.optional(positiveInteger),
+  workerLauncher: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not contain empty words")), 'must be an array of words, e.g. ["srun", "--ntasks=1"]')),
 });
 
 /** Options after validation and unit conversion. */
@@ -146,6 +161,9 @@ export interface ClusterSettings {
   readonly dashboardPort: number;
   readonly dashboardHost: string;
   readonly dashboardOpenMetrics: boolean;
+  readonly maxJobs: number | undefined;
+  readonly maxQueuedJobs: number | undefined;
+  readonly workerLauncher: readonly string[];
 }
 
 /**
@@ -187,6 +205,9 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     dashboardPort: o.dashboardPort ?? 0,
     dashboardHost: o.dashboardHost ?? "127.0.0.1",
     dashboardOpenMetrics: o.dashboardOpenMetrics ?? false,
+    maxJobs: o.maxJobs,
+    maxQueuedJobs: o.maxQueuedJobs,
+    workerLauncher: o.workerLauncher ?? [],
   };
 }
 

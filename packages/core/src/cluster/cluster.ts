@@ -26,6 +26,8 @@ const MAX_POLL_BACKOFF_SECONDS = 60;
 const CLOSE_TIMEOUT_MS = 60_000;
 /** Adaptive scaling stops submitting after this many jobs in a row died before connecting. */
 const MAX_FAILURES_IN_A_ROW = 3;
+/** A running job's output is checked for the workers' "cannot reach the scheduler" line after this long. */
+const PREFLIGHT_AFTER_MS = 3_000;
 /** Lines of a job's output the dashboard shows. */
 const DASHBOARD_LOG_LINES = 40;
 
@@ -58,8 +60,10 @@ interface JobRecord {
   cancelRequested: boolean;
   /** Its workers are handing their data over before the job is cancelled (scale down). */
   retiring: boolean;
-  /** Set when the job ended before any of its workers connected. */
+  /** Set when the job ended before any of its workers connected, or they cannot reach the scheduler. */
   failure: SkeinError | undefined;
+  /** When the batch system first reported it running (for the network preflight check). */
+  runningSince: number | undefined;
 }
 
 export interface ScaleRequest {
@@ -93,6 +97,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #adaptive: { policy: AdaptivePolicy; timer: NodeJS.Timeout } | undefined;
   /** Jobs in a row that ended before any of their workers connected. */
   #failuresInARow = 0;
+  /** The last reconcile submitted fewer jobs than wanted because of maxJobs / maxQueuedJobs. */
+  #capped = false;
+  readonly #toldCapped = new Set<string>();
 
   private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined, ledger: JobLedger | undefined) {
     this.#secretFile = secretFile;
@@ -289,7 +296,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         if (this.#closed || this.#closing) return finish(closedError("cluster", `cluster ${this.name} closed while waiting for ${n} workers`));
         if (this.#scheduler.workerCount >= n) return finish();
         const failed = [...this.#jobs.values()].filter((j) => j.failure);
-        const possible = this.#scheduler.workerCount + this.#liveJobs().filter((j) => !j.connected).length * this.settings.processes;
+        const possible = this.#scheduler.workerCount + this.#liveJobs().filter((j) => !j.connected && !j.failure).length * this.settings.processes;
         if (failed.length > 0 && possible < n) finish(failed[0]?.failure);
       };
       const timer =
@@ -401,7 +408,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const live = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring);
     const missing = this.#targetJobs - live.length;
     if (missing > 0) {
-      const submissions = Array.from({ length: missing }, () => this.#submitOne());
+      const allowed = this.#withinCaps(live, missing);
+      const submissions = Array.from({ length: allowed }, () => this.#submitOne());
       const results = await Promise.allSettled(submissions);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
@@ -429,6 +437,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       cancelRequested: false,
       retiring: false,
       failure: undefined,
+      runningSince: undefined,
     };
     this.#jobs.set(id, record);
     this.#ledger?.submitted(id);
@@ -460,6 +469,33 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const stay = chosen.filter((job) => kept.some((name) => name.startsWith(`${job.workerPrefix}-`)));
     for (const job of stay) job.retiring = false;
     await this.#cancelJobs(chosen.filter((job) => !stay.includes(job)));
+  }
+
+  /**
+   * How many of `missing` jobs the queue caps let us submit now. The rest follow as queued jobs
+   * start (`maxQueuedJobs`) or end (`maxJobs`); the user is told once, on stderr, when a request is capped.
+   */
+  #withinCaps(live: readonly JobRecord[], missing: number): number {
+    const { maxJobs, maxQueuedJobs } = this.settings;
+    const queued = live.filter((j) => j.state.state === "queued" && !j.connected).length;
+    let allowed = missing;
+    let cap: string | undefined;
+    if (maxJobs !== undefined && live.length + allowed > maxJobs) {
+      allowed = Math.max(0, maxJobs - live.length);
+      cap = `maxJobs is ${maxJobs}`;
+    }
+    if (maxQueuedJobs !== undefined && queued + allowed > maxQueuedJobs) {
+      allowed = Math.max(0, maxQueuedJobs - queued);
+      cap = `maxQueuedJobs is ${maxQueuedJobs}`;
+    }
+    this.#capped = allowed < missing;
+    if (cap && this.#capped && !this.#toldCapped.has(cap)) {
+      this.#toldCapped.add(cap);
+      process.stderr.write(
+        `[skein] cluster ${this.name}: ${this.#targetJobs} jobs wanted, but ${cap}: submitting ${allowed} now, the rest as the queue allows\n`,
+      );
+    }
+    return allowed;
   }
 
   async #cancelJobs(jobs: readonly JobRecord[]): Promise<void> {
@@ -540,6 +576,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         this.#ledger?.gone([job.id]);
       }
       job.state = state;
+      if (state.state === "running") job.runningSince ??= Date.now();
+      if (state.state === "running" && !job.connected && !job.failure) await this.#preflight(job);
       if (state.state === "exited" && !job.connected && !job.cancelRequested && !job.retiring && !this.#closing) {
         job.failure = await this.#failureOf(job, state);
         this.#failuresInARow += 1;
@@ -549,8 +587,37 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       }
     }
     this.#notify();
-    // An adaptive cluster replaces jobs that ended (walltime, node failure): the next decision
-    // sees fewer planned workers and submits again.
+    // A capped request goes on as queued jobs start or end. (An adaptive cluster also replaces jobs
+    // that ended: its next decision sees fewer planned workers and submits again.)
+    if (this.#capped && !this.#closing) void this.#reconcile();
+  }
+
+  /**
+   * A job that runs but whose workers have not connected: if its output says they cannot reach the
+   * scheduler (the worker's preflight line), report that now, with the host and address, instead of
+   * after the workers' death timeout.
+   */
+  async #preflight(job: JobRecord): Promise<void> {
+    if (!this.backend.logs || !this.backend.capabilities.logs || job.runningSince === undefined) return;
+    if (Date.now() - job.runningSince < PREFLIGHT_AFTER_MS) return;
+    let text: string;
+    try {
+      const logs = await this.backend.logs(job.id);
+      text = `${logs.stdout}\n${logs.stderr}`;
+    } catch {
+      return;
+    }
+    const line = text.split("\n").find((l) => l.includes("cannot reach the scheduler"));
+    if (!line) return;
+    job.failure = new SkeinError(
+      "cluster",
+      SKEIN_ERROR_CODES.CONNECT_FAILED,
+      `job ${job.id} of cluster ${this.name} runs, but its workers cannot reach the scheduler at ${this.schedulerAddress}: ${line.replace(/^\[skein\] /, "")}. ` +
+        "Set `interface` to a network the compute nodes share with this host (and `schedulerInterface` if this host's differs).",
+    );
+    this.#failuresInARow += 1;
+    // Its workers would only retry until their death timeout: free the allocation now.
+    await this.#cancelJobs([job]).catch(() => undefined);
   }
 
   async #failureOf(job: JobRecord, state: Extract<JobState, { state: "exited" }>): Promise<SkeinError> {

@@ -53,7 +53,8 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
     schedulerAddress: context.schedulerAddress,
     secret: context.secret,
     ...(context.secretFile ? { secretFile: context.secretFile } : {}),
-    workerCommand: context.workerCommand,
+    // A site launcher (srun, mpirun, aprun) goes in front of the worker command.
+    workerCommand: [...settings.workerLauncher, ...context.workerCommand],
     workerArgs,
     ...(settings.interface ? { interface: settings.interface } : {}),
     env: settings.localDirectory ? { ...settings.env, SKEIN_LOCAL_DIRECTORY: settings.localDirectory } : settings.env,
