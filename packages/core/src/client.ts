@@ -3,6 +3,7 @@
  * event-loop turn travel as one message; results are fetched straight from the workers that hold them.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import {
   SKEIN_ERROR_CODES,
   SkeinError,
@@ -124,6 +125,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     const name = options.name ?? `client-${process.pid}`;
     const { connection, welcome } = await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true });
     const client = new Client(connection, address, welcome.id, secret, name);
+    Client.#latest = client;
     const identity = await client.identity();
     client.#workerNames = identity.workers.map((w) => w.name);
     return client;
@@ -380,6 +382,43 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     return this.#workerNames;
   }
 
+  /**
+   * Run `work` and write a standalone HTML report of it to `path`: the task stream per worker, the
+   * progress per task group and the workers, as the dashboard shows them, frozen in one file.
+   */
+  async performanceReport<T>(path: string, work: () => Promise<T>, options: { title?: string } = {}): Promise<T> {
+    this.#checkOpen();
+    const since = Date.now();
+    const result = await work();
+    const reply = await this.#request((requestId) => ({ op: "performance-report", requestId, since, title: options.title ?? `Skein performance report: ${path}` }));
+    if (reply.op !== "performance-report-reply") throw new SkeinError("client", SKEIN_ERROR_CODES.PROTOCOL, `expected performance-report-reply, got ${reply.op}`);
+    if (reply.error !== undefined || reply.html === undefined) throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `no performance report: ${reply.error ?? "the scheduler sent none"}`);
+    await writeFile(path, reply.html);
+    return result;
+  }
+
+  /**
+   * The last lines each worker wrote to its log (stderr: warnings, errors, crash reports), by
+   * worker name, asked of the workers directly. `workers` narrows it to some names.
+   */
+  async getWorkerLogs(options: { workers?: readonly string[] } = {}): Promise<Record<string, string[]>> {
+    this.#checkOpen();
+    const { workers } = await this.identity();
+    const wanted = options.workers ? new Set(options.workers) : undefined;
+    const chosen = workers.filter((w) => !wanted || wanted.has(w.name));
+    const logs: Record<string, string[]> = {};
+    await Promise.all(
+      chosen.map(async (worker) => {
+        try {
+          logs[worker.name] = await this.#peers.logs(worker.address);
+        } catch (error) {
+          logs[worker.name] = [`(could not reach ${worker.address}: ${(error as Error).message})`];
+        }
+      }),
+    );
+    return logs;
+  }
+
   /** The scheduler's view: workers and task counts. */
   async identity(): Promise<SchedulerIdentity> {
     const reply = await this.#request((requestId) => ({ op: "identity", requestId }));
@@ -391,9 +430,16 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     return this.#closed !== undefined;
   }
 
+  /** The most recently connected client that is still open (for `performanceReport` without a client). */
+  static get latest(): Client | undefined {
+    return Client.#latest;
+  }
+  static #latest: Client | undefined;
+
   /** Disconnect. Results of futures this client held are released on the cluster. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (Client.#latest === this) Client.#latest = undefined;
     this.#flush();
     this.#shutDown(closedError("client", "the client was closed"));
     this.#connection.close(1000, "client closed");
@@ -519,6 +565,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
         return;
       case "who-has-reply":
       case "scatter-reply":
+      case "performance-report-reply":
       case "identity-reply": {
         const pending = this.#requests.get(message.requestId);
         this.#requests.delete(message.requestId);
@@ -578,6 +625,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
 
   #shutDown(reason: Error): void {
     this.#closed = reason;
+    if (Client.#latest === this) Client.#latest = undefined;
     this.#peers.close();
     for (const pending of this.#requests.values()) pending.reject(reason);
     this.#requests.clear();

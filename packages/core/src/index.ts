@@ -48,3 +48,5 @@ export function defineConfig<T extends import("./create-cluster.js").CreateClust
 }
 export { progress } from "./progress.js";
 export type { GroupProgress, ProgressOptions, ProgressSummary } from "./progress.js";
+
+export { performanceReport } from "./performance-report.js";

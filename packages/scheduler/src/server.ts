@@ -173,6 +173,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         for (const key of message.keys) whoHas[key] = [...(state.tasks.get(key)?.whoHas ?? [])].map((ws) => ws.address);
         return connection.send({ op: "who-has-reply", requestId: message.requestId, whoHas });
       }
+      case "performance-report": {
+        if (!dashboard) {
+          return connection.send({ op: "performance-report-reply", requestId: message.requestId, error: "this scheduler records no task stream: it was started without its dashboard (dashboard: false)" });
+        }
+        return connection.send({ op: "performance-report-reply", requestId: message.requestId, html: dashboard.report(message.title, message.since) });
+      }
       case "identity":
         return connection.send({ op: "identity-reply", requestId: message.requestId, ...describeState(state, id, listener.address) });
       case "error":

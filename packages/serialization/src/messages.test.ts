@@ -25,6 +25,8 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
   scatter: { op: "scatter", requestId: 4, items: [{ key: "data-1", data: new Uint8Array([9]) }], broadcast: false, stimulusId: "s4" },
   "who-has": { op: "who-has", requestId: 5, keys: ["a"] },
   identity: { op: "identity", requestId: 6 },
+  "performance-report": { op: "performance-report", requestId: 7, since: 1_700_000_000_000, title: "my run" },
+  "performance-report-reply": { op: "performance-report-reply", requestId: 7, html: "<!doctype html>", error: "none" },
   "key-in-memory": { op: "key-in-memory", key: "a", nbytes: 8, typeName: "number", whoHas: ["ws://127.0.0.1:1"], data: new Uint8Array([0x18, 42]) },
   "key-erred": { op: "key-erred", key: "b", blame: "a", error: err },
   "key-cancelled": { op: "key-cancelled", key: "a", reason: "cancelled by client" },
@@ -57,6 +59,8 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
   heartbeat: { op: "heartbeat", executing: 1, ready: 2, inMemory: 3, nbytes: 4, rss: 5 },
   "worker-status": { op: "worker-status", status: "paused", stimulusId: "s17" },
   "get-data": { op: "get-data", requestId: 1, keys: ["a"] },
+  "get-logs": { op: "get-logs", requestId: 2 },
+  logs: { op: "logs", requestId: 2, lines: ["[skein] worker w-0: something happened"] },
   data: { op: "data", requestId: 1, data: { a: new Uint8Array([1]) }, missing: ["b"] },
 };
 

@@ -104,6 +104,8 @@ export const Scatter = v.object({
 export const WhoHas = v.object({ op: v.literal("who-has"), requestId, keys });
 /** Ask for the scheduler's view of the cluster. */
 export const Identity = v.object({ op: v.literal("identity"), requestId });
+/** Ask for a standalone HTML report of the work since `since` (epoch ms). */
+export const PerformanceReport = v.object({ op: v.literal("performance-report"), requestId, since: finite, title: v.string() });
 
 // --- scheduler → client ---
 
@@ -152,6 +154,7 @@ export const IdentityReply = v.object({
   workers: v.array(WorkerInfoSchema),
   tasks: v.record(v.string(), count),
 });
+export const PerformanceReportReply = v.object({ op: v.literal("performance-report-reply"), requestId, html: v.optional(v.string()), error: v.optional(v.string()) });
 /** Broadcast when workers join or leave, so clients can wait for a number of workers. */
 export const WorkersChanged = v.object({ op: v.literal("workers-changed"), count, names: v.array(v.string()) });
 
@@ -239,6 +242,9 @@ export const WorkerStatusChange = v.object({ op: v.literal("worker-status"), sta
 // --- peer (worker data server) ---
 
 export const GetData = v.object({ op: v.literal("get-data"), requestId, keys });
+/** Ask a worker for its recent log lines (what it wrote to stderr). */
+export const GetLogs = v.object({ op: v.literal("get-logs"), requestId });
+export const LogsReply = v.object({ op: v.literal("logs"), requestId, lines: v.array(v.string()) });
 export const DataReply = v.object({
   op: v.literal("data"),
   requestId,
@@ -258,6 +264,8 @@ export const MESSAGE_SCHEMAS = {
   scatter: Scatter,
   "who-has": WhoHas,
   identity: Identity,
+  "performance-report": PerformanceReport,
+  "performance-report-reply": PerformanceReportReply,
   "key-in-memory": KeyInMemory,
   "key-erred": KeyErred,
   "key-cancelled": KeyCancelled,
@@ -283,6 +291,8 @@ export const MESSAGE_SCHEMAS = {
   heartbeat: Heartbeat,
   "worker-status": WorkerStatusChange,
   "get-data": GetData,
+  "get-logs": GetLogs,
+  logs: LogsReply,
   data: DataReply,
 } as const;
 
@@ -306,6 +316,7 @@ export type ClientToScheduler =
   | MessageOf<"scatter">
   | MessageOf<"who-has">
   | MessageOf<"identity">
+  | MessageOf<"performance-report">
   | MessageOf<"error">;
 export type SchedulerToClient =
   | MessageOf<"welcome">
@@ -315,6 +326,7 @@ export type SchedulerToClient =
   | MessageOf<"who-has-reply">
   | MessageOf<"scatter-reply">
   | MessageOf<"identity-reply">
+  | MessageOf<"performance-report-reply">
   | MessageOf<"workers-changed">
   | MessageOf<"error">;
 export type SchedulerToWorker =
@@ -339,8 +351,8 @@ export type WorkerToScheduler =
   | MessageOf<"steal-response">
   | MessageOf<"worker-status">
   | MessageOf<"error">;
-export type PeerRequest = MessageOf<"get-data"> | MessageOf<"error">;
-export type PeerReply = MessageOf<"welcome"> | MessageOf<"data"> | MessageOf<"error">;
+export type PeerRequest = MessageOf<"get-data"> | MessageOf<"get-logs"> | MessageOf<"error">;
+export type PeerReply = MessageOf<"welcome"> | MessageOf<"data"> | MessageOf<"logs"> | MessageOf<"error">;
 
 /** A typed handler table: one entry per op of `M`. */
 export type Handlers<M extends { op: string }, Ctx = void> = {

@@ -14,7 +14,7 @@ export interface FetchResult {
 
 interface PendingRequest {
   address: string;
-  resolve: (result: FetchResult) => void;
+  resolve: (result: FetchResult | string[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -40,8 +40,18 @@ export class PeerPool {
     const connection = await this.#connection(address);
     const requestId = this.#nextId++;
     return new Promise<FetchResult>((resolve, reject) => {
-      this.#pending.set(requestId, { address, resolve, reject });
+      this.#pending.set(requestId, { address, resolve: resolve as (r: FetchResult | string[]) => void, reject });
       connection.send({ op: "get-data", requestId, keys: [...keys] });
+    });
+  }
+
+  /** Ask the worker at `address` for its recent log lines. */
+  async logs(address: string): Promise<string[]> {
+    const connection = await this.#connection(address);
+    const requestId = this.#nextId++;
+    return new Promise<string[]>((resolve, reject) => {
+      this.#pending.set(requestId, { address, resolve: resolve as (r: FetchResult | string[]) => void, reject });
+      connection.send({ op: "get-logs", requestId });
     });
   }
 
@@ -83,6 +93,11 @@ export class PeerPool {
       if (!pending) return;
       this.#pending.delete(message.requestId);
       pending.resolve({ data: message.data, missing: message.missing });
+    } else if (message.op === "logs") {
+      const pending = this.#pending.get(message.requestId);
+      if (!pending) return;
+      this.#pending.delete(message.requestId);
+      pending.resolve(message.lines);
     } else if (message.op === "error") {
       // The peer could not handle a request: fail what we asked of it rather than wait forever.
       this.#failWhere((p) => p.address === address, new Error(`peer ${address} answered with an error: ${message.message}`));

@@ -14,9 +14,11 @@ export interface DataServerOptions {
   /** The worker's name, for logs and the connection label. */
   name: string;
   store: SpillStore;
+  /** The worker's recent log lines, for `client.getWorkerLogs()`. */
+  logLines: () => string[];
 }
 
-export function startDataServer({ host, secret, name, store }: DataServerOptions): Promise<Listener> {
+export function startDataServer({ host, secret, name, store, logLines }: DataServerOptions): Promise<Listener> {
   return listen({
     host,
     port: 0,
@@ -27,7 +29,8 @@ export function startDataServer({ host, secret, name, store }: DataServerOptions
       connection.onMessages((messages) => {
         for (const message of messages) {
           if (message.op === "get-data") answer(connection, message, store, name);
-          else if (message.op !== "error") connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker's data server only answers get-data, not "${message.op}"`, message.op);
+          else if (message.op === "get-logs") connection.send({ op: "logs", requestId: message.requestId, lines: logLines() });
+          else if (message.op !== "error") connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker's data server answers get-data and get-logs, not "${message.op}"`, message.op);
         }
       });
     },

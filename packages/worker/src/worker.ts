@@ -9,6 +9,7 @@ import { ExecutorPool } from "./executor-pool.js";
 import type { ThreadResult } from "./executor-protocol.js";
 import { CLOSE_CODES, PeerPool, connect, listenHostFor, log, type Connection, type Listener } from "@skein/transport";
 import { startDataServer } from "./data-server.js";
+import { installLogBuffer, recentLogLines } from "./log-buffer.js";
 
 import { WORKER_EXIT_CODES, type WorkerExit } from "./exit-codes.js";
 import type { MemoryThresholds } from "./memory-thresholds.js";
@@ -383,7 +384,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // --- data server: peers and clients fetch results here ---
 
   const listenHost = options.host ?? (await listenHostFor(schedulerAddress, options.interface));
-  const dataServer: Listener = await startDataServer({ host: listenHost, secret, name, store });
+  installLogBuffer();
+  const dataServer: Listener = await startDataServer({ host: listenHost, secret, name, store, logLines: recentLogLines });
 
   // --- shutdown ---
 

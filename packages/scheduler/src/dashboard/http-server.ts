@@ -18,6 +18,7 @@ import { log } from "@skein/transport";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { SchedulerState } from "../state/task-state.js";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.js";
+import { renderReport, type ReportData } from "./report.js";
 import { buildSnapshot, type DashboardJob, type DashboardSnapshot, type SchedulerLoad } from "./snapshot.js";
 import { DEFAULT_TASK_STREAM_LENGTH, TaskStream, type TaskStreamEvent } from "./task-stream.js";
 import { dashboardToken, presentedToken, tokenMatches } from "./token.js";
@@ -62,6 +63,11 @@ export interface Dashboard {
   snapshot(): DashboardSnapshot;
   /** `/metrics`, now. */
   metrics(): string;
+  /**
+   * A standalone HTML report of the work since `fromMs` (epoch ms): the page in its report mode,
+   * with the task stream of that span, uPlot inlined, and no token in it.
+   */
+  report(title: string, fromMs: number): string;
   /**
    * @internal The scheduler calls this when a worker reports a task finished or failed, before
    * the state machine applies it (stale reports, from a worker the task no longer runs on, are ignored).
@@ -173,6 +179,18 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Da
     });
   // Every job counts in /metrics, not only the ones the page lists.
   const metrics = () => formatMetrics(snapshot(Number.POSITIVE_INFINITY), stream.totals);
+  const report = (title: string, fromMs: number): string => {
+    const to = Date.now();
+    const data: ReportData = {
+      title,
+      from: fromMs,
+      to,
+      snapshot: snapshot(Number.POSITIVE_INFINITY),
+      stream: stream.since(0).filter((e) => e.stop >= fromMs),
+      loadHistory: history.filter((s) => s.t >= fromMs).map((s) => ({ t: s.t, p99: s.p99, cpu: s.cpu })),
+    };
+    return renderReport(data, readRawAsset);
+  };
 
   // --- HTTP ---
   const server: Server = createServer((req, res) => {
@@ -300,6 +318,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Da
     },
     snapshot: () => snapshot(),
     metrics,
+    report,
     recordTask(workerId, key, durationMs, ok) {
       const ts = state.tasks.get(key);
       const ws = state.workers.get(workerId);
@@ -377,6 +396,12 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
 };
+
+/** An asset's text as shipped (the page still has its %TOKEN% placeholders), for reports. */
+function readRawAsset(name: string): string {
+  const path = name.startsWith("uPlot.") ? join(dirname(createRequire(import.meta.url).resolve("uplot/package.json")), "dist", name) : join(assetDirectory(), name);
+  return readFileSync(path, "utf8");
+}
 
 /**
  * The page, its script and style, and uPlot's browser build, read once. The page's references to

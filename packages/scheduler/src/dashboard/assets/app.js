@@ -6,8 +6,10 @@
 "use strict";
 (() => {
   const token = new URLSearchParams(location.search).get("token") || "";
-  const STREAM_WINDOW_S = 300;
-  const MAX_STREAM_EVENTS = 20000;
+  // A performance report (a file, see report.ts) carries its data and shows all of it.
+  const report = window.SKEIN_REPORT;
+  const STREAM_WINDOW_S = report ? Number.POSITIVE_INFINITY : 300;
+  const MAX_STREAM_EVENTS = report ? Number.POSITIVE_INFINITY : 20000;
   const MAX_LOAD_POINTS = 600;
   const $ = (id) => document.getElementById(id);
 
@@ -277,6 +279,9 @@
       ["tasks", Object.entries(t).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ") || "none"],
     ]);
     const data = [view.load.map((p) => p.t / 1000), view.load.map((p) => p.p99), view.load.map((p) => p.cpu)];
+    // One sample draws no line, and uPlot would stretch its time axis over years.
+    $("load-chart").hidden = view.load.length < 2;
+    if (view.load.length < 2) return;
     if (!charts.load) {
       charts.load = new uPlot(
         {
@@ -309,7 +314,8 @@
     // From the oldest task kept (at least the last 30 s, at most STREAM_WINDOW_S) to now.
     const now = s.time / 1000;
     const oldest = view.stream.length > 0 ? view.stream[0].start / 1000 - 0.5 : now - 60;
-    const from = Math.max(now - STREAM_WINDOW_S, Math.min(now - 10, oldest));
+    // A report shows exactly its block of time; the live page at least the last 10 s.
+    const from = report ? Math.min(report.from / 1000, oldest) : Math.max(now - STREAM_WINDOW_S, Math.min(now - 10, oldest));
     const data = [[from, now], [null, null]];
     const height = Math.max(140, names.length * 24 + 60);
     if (!charts.stream) {
@@ -359,5 +365,10 @@
     if (charts.load) charts.load.setSize({ width: widthOf("load-chart"), height: 180 });
   });
 
-  connect();
+  if (report) {
+    setStatus("report", `performance report: ${report.title} · ${new Date(report.from).toLocaleString()} · ${((report.to - report.from) / 1000).toFixed(1)} s`);
+    receive({ type: "update", snapshot: report.snapshot, stream: report.stream, loadHistory: report.loadHistory });
+  } else {
+    connect();
+  }
 })();
