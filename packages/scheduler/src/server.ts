@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { SKEIN_ERROR_CODES, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
-import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener } from "@skein/transport";
+import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { createSchedulerState } from "./state/create-state.js";
 import type { MessageEffect } from "./state/effects.js";
 import { applyEvent } from "./state/engine.js";
@@ -31,6 +31,8 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   registerTimeoutMs?: number;
   /** A retiring worker that has not finished copying its data by then is closed anyway. @default 20000 */
   retireTimeoutMs?: number;
+  /** Serve `wss://` with this material (clients and workers must present a certificate it trusts). */
+  tls?: TlsOptions | undefined;
   /**
    * Serve the dashboard (a web page, and Prometheus text on /metrics) on its own HTTP port,
    * protected by a token derived from the secret. `true` for the defaults (127.0.0.1, a free port).
@@ -99,7 +101,7 @@ export interface Scheduler {
 /** Start a scheduler listening for clients and workers. */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const id = `scheduler-${randomUUID().slice(0, 8)}`;
-  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, dashboard: dashboardOptions = false, ...config } = options;
+  const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, dashboard: dashboardOptions = false, tls, ...config } = options;
   const state = createSchedulerState(config);
   const workerConnections = new Map<string, Connection>();
   const clientConnections = new Map<string, Connection>();
@@ -283,6 +285,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   };
 
   const listener: Listener = await listen({
+    tls,
     host,
     port,
     secret,

@@ -16,6 +16,7 @@ import {
   type HelloMessage,
   type Message,
 } from "@skein/serialization";
+import { createServer as createHttpsServer } from "node:https";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
 import { AuthLimiter, type AuthLimiterOptions } from "./auth-limiter.js";
@@ -33,6 +34,22 @@ export interface AcceptedConnection {
   id: string;
 }
 
+/** TLS material (PEM text) for `wss://`. */
+export interface TlsOptions {
+  /** The certificate (chain) this side presents. */
+  readonly cert: string;
+  readonly key: string;
+  /** Certificate authorities the other side's certificate must chain to. */
+  readonly ca: string;
+  /** Servers: require a client certificate signed by `ca` (mutual TLS). @default true */
+  readonly requireClientCert?: boolean;
+  /**
+   * Clients: check that the server's certificate names the host dialled. A cluster's temporary
+   * certificate is shared by every host of the cluster and names none; trust comes from `ca`. @default true
+   */
+  readonly checkServerName?: boolean;
+}
+
 export interface ListenOptions {
   host: string;
   /** 0 picks a free port. */
@@ -47,6 +64,8 @@ export interface ListenOptions {
   schedulerId?: string;
   /** Rate limit for failed hellos per remote address. @default 20 failures per minute */
   authLimits?: AuthLimiterOptions;
+  /** Serve `wss://` with this material instead of plain `ws://`. */
+  tls?: TlsOptions | undefined;
   onConnection: (accepted: AcceptedConnection) => void;
 }
 
@@ -59,17 +78,22 @@ export interface Listener {
 
 /** Start a WebSocket server that admits only peers that know the secret. */
 export async function listen(options: ListenOptions): Promise<Listener> {
+  const tls = options.tls;
+  const https = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requireClientCert ?? true, rejectUnauthorized: tls.requireClientCert ?? true, minVersion: "TLSv1.2" })
+    : undefined;
   const server = new WebSocketServer({
-    host: options.host,
-    port: options.port,
+    ...(https ? { server: https } : { host: options.host, port: options.port }),
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     // Unauthenticated sockets get nothing but the hello exchange; no upgrade-time callbacks needed.
     clientTracking: true,
   });
+  const emitter = https ?? server;
+  if (https) https.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", (error) =>
+    emitter.once("listening", resolve);
+    emitter.once("error", (error: Error) =>
       reject(
         new SkeinError(options.label, SKEIN_ERROR_CODES.CONNECT_FAILED, `cannot listen on ${options.host}:${options.port}: ${error.message}`, {
           cause: error,
@@ -80,15 +104,15 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   server.on("error", (error) => log.warn(`${options.label} server error: ${error.message}`));
   const limiter = new AuthLimiter(options.authLimits);
   server.on("connection", (ws, request) => acceptHello(ws, options, request.socket.remoteAddress ?? "?", limiter));
-  const bound = server.address();
+  const bound = (https ?? server).address();
   const port = typeof bound === "object" && bound ? bound.port : options.port;
   return {
-    address: formatAddress(options.host, port),
+    address: formatAddress(options.host, port, tls !== undefined),
     port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
+        server.close(() => (https ? https.close(() => resolve()) : resolve()));
       }),
   };
 }
@@ -105,6 +129,8 @@ export interface ConnectOptions {
   firstMessages?: readonly Message[];
   /** Keep retrying refused connections until the timeout (a scheduler that is still starting). */
   retry?: boolean;
+  /** For `wss://` addresses: what to present and what to trust. */
+  tls?: TlsOptions | undefined;
   /** Called after each failed attempt that will be retried (first one: attempt 1). */
   onRetry?: (error: Error, attempt: number) => void;
 }
@@ -143,9 +169,10 @@ export async function connect(address: string, options: ConnectOptions): Promise
   );
 }
 
-/** `ws://host:port`, with IPv6 hosts bracketed. */
-export function formatAddress(host: string, port: number): string {
-  return isIP(host) === 6 ? `ws://[${host}]:${port}` : `ws://${host}:${port}`;
+/** `ws://host:port` (or `wss://`), with IPv6 hosts bracketed. */
+export function formatAddress(host: string, port: number, secure = false): string {
+  const scheme = secure ? "wss" : "ws";
+  return isIP(host) === 6 ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`;
 }
 
 // --- internal ---
@@ -215,7 +242,19 @@ function refuse(ws: WebSocket, code: number, reason: string, remote: string, lab
 
 function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promise<Connected> {
   return new Promise<Connected>((resolve, reject) => {
-    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, handshakeTimeout: remainingMs });
+    const tls = options.tls;
+    if (url.protocol === "wss:" && !tls) {
+      reject(new SkeinError(options.label, SKEIN_ERROR_CODES.BAD_OPTION, `${url.href} uses TLS: give the cluster's certificate (SKEIN_TLS_FILE, or the tls option)`));
+      return;
+    }
+    const ws = new WebSocket(url, {
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      handshakeTimeout: remainingMs,
+      ...(tls && url.protocol === "wss:"
+        ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const, ...(tls.checkServerName === false ? { checkServerIdentity: acceptAnyServerName } : {}) }
+        : {}),
+    });
     let settled = false;
     const fail = (error: Error) => {
       if (settled) return;
@@ -283,3 +322,9 @@ function checkAddress(address: string): URL {
 function formatSeconds(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
 }
+
+/**
+ * Node's TLS accepts a server name when this returns undefined (ws types it as boolean). Only used
+ * with a private CA that signs nothing but the cluster's own certificate.
+ */
+const acceptAnyServerName = (() => undefined) as unknown as () => boolean;

@@ -1,10 +1,11 @@
 export { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
 export type { ConnectionOptions } from "./connection.js";
 export { HELLO_TIMEOUT_MS, connect, formatAddress, listen } from "./handshake.js";
-export type { AcceptedConnection, ConnectOptions, Connected, ListenOptions, Listener, Role } from "./handshake.js";
+export type { AcceptedConnection, ConnectOptions, Connected, ListenOptions, Listener, Role, TlsOptions } from "./handshake.js";
 export { log, setLogLevel, setLogPrefix } from "./log.js";
 export type { LogLevel } from "./log.js";
 export { interfaceAddress, isLoopback, listenHostFor } from "./network.js";
 export { SECRET_ENV, SECRET_FILE_ENV, generateSecret, readSecretFile, secretFromEnvironment } from "./secret-source.js";
 export { PeerPool } from "./peer-pool.js";
 export type { FetchResult } from "./peer-pool.js";
+export { TLS_FILE_ENV, formatTlsFile, readTlsFile, tlsFromEnvironment } from "./tls-source.js";

@@ -4,7 +4,7 @@
  * clients fetch the results they asked for.
  */
 import { SKEIN_ERROR_CODES, SkeinError, type Message } from "@skein/serialization";
-import { connect } from "./handshake.js";
+import { connect, type TlsOptions } from "./handshake.js";
 import type { Connection } from "./connection.js";
 
 export interface FetchResult {
@@ -28,7 +28,10 @@ export class PeerPool {
   readonly #connectTimeoutMs: number;
   readonly #role: "peer" | "client";
 
-  constructor(secret: string, name: string, role: "peer" | "client" = "peer", connectTimeoutMs = 10_000) {
+  readonly #tls: TlsOptions | undefined;
+
+  constructor(secret: string, name: string, role: "peer" | "client" = "peer", connectTimeoutMs = 10_000, tls?: TlsOptions) {
+    this.#tls = tls;
     this.#role = role;
     this.#secret = secret;
     this.#name = name;
@@ -68,7 +71,7 @@ export class PeerPool {
     if (this.#closed) return Promise.reject(new SkeinError("worker", SKEIN_ERROR_CODES.CLOSED, "closing"));
     let connection = this.#connections.get(address);
     if (!connection) {
-      connection = connect(address, { role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}` }).then(
+      connection = connect(address, { tls: this.#tls, role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}` }).then(
         ({ connection: c }) => {
           c.onMessages((messages) => {
             for (const message of messages) this.#handle(address, message);

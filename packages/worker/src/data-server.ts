@@ -5,7 +5,7 @@
  * which recomputes it).
  */
 import { SKEIN_ERROR_CODES, type MessageOf } from "@skein/serialization";
-import { listen, log, type Connection, type Listener } from "@skein/transport";
+import { listen, log, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import type { SpillStore } from "./spill-store.js";
 
 export interface DataServerOptions {
@@ -16,10 +16,12 @@ export interface DataServerOptions {
   store: SpillStore;
   /** The worker's recent log lines, for `client.getWorkerLogs()`. */
   logLines: () => string[];
+  tls?: TlsOptions | undefined;
 }
 
-export function startDataServer({ host, secret, name, store, logLines }: DataServerOptions): Promise<Listener> {
+export function startDataServer({ host, secret, name, store, logLines, tls }: DataServerOptions): Promise<Listener> {
   return listen({
+    tls,
     host,
     port: 0,
     secret,

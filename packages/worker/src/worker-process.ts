@@ -3,7 +3,7 @@
  * secret in SKEIN_SECRET: nothing sensitive on the command line.
  */
 import { SKEIN_ERROR_CODES, isSkeinError } from "@skein/serialization";
-import { log, secretFromEnvironment, setLogPrefix } from "@skein/transport";
+import { log, secretFromEnvironment, setLogPrefix, tlsFromEnvironment } from "@skein/transport";
 import { WORKER_EXIT_CODES } from "./exit-codes.js";
 import { startWorker, type WorkerOptions } from "./worker.js";
 
@@ -28,7 +28,8 @@ async function main(): Promise<number> {
   process.once("disconnect", stopEarly);
   let worker;
   try {
-    worker = await startWorker({ ...options, secret });
+    const tls = tlsFromEnvironment();
+    worker = await startWorker({ ...options, secret, ...(tls ? { tls } : {}) });
   } catch (error) {
     process.stderr.write(`[skein] worker ${options.name}: ${(error as Error).message}\n`);
     if (isSkeinError(error) && error.code === SKEIN_ERROR_CODES.BAD_OPTION) return WORKER_EXIT_CODES.BAD_CONFIG;

@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, type FunctionSpec, type Message, type MessageOf, type SchedulerToWorker } from "@skein/serialization";
 import { ExecutorPool } from "./executor-pool.js";
 import type { ThreadResult } from "./executor-protocol.js";
-import { CLOSE_CODES, PeerPool, connect, listenHostFor, log, type Connection, type Listener } from "@skein/transport";
+import { CLOSE_CODES, PeerPool, connect, listenHostFor, log, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { startDataServer } from "./data-server.js";
 import { installLogBuffer, recentLogLines } from "./log-buffer.js";
 
@@ -56,6 +56,8 @@ export interface WorkerOptions {
   lifetimeMs?: number;
   /** Retire up to this much earlier (ms, random), so the workers of a job do not all leave at once. @default 0 */
   lifetimeStaggerMs?: number;
+  /** TLS material: the scheduler is `wss://`, and this worker's data server too. */
+  tls?: TlsOptions | undefined;
 }
 
 export interface RunningWorker {
@@ -108,7 +110,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const tasks = new Map<string, WorkerTask>();
   const functions = new Map<string, FunctionSpec>();
   const fetching = new Map<string, { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }>();
-  const peers = new PeerPool(secret, name);
+  const peers = new PeerPool(secret, name, "peer", 10_000, options.tls);
   let scheduler: Connection | undefined;
   let stopping: Promise<WorkerExit> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -385,7 +387,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const listenHost = options.host ?? (await listenHostFor(schedulerAddress, options.interface));
   installLogBuffer();
-  const dataServer: Listener = await startDataServer({ host: listenHost, secret, name, store, logLines: recentLogLines });
+  const dataServer: Listener = await startDataServer({ host: listenHost, secret, name, store, logLines: recentLogLines, tls: options.tls });
 
   // --- shutdown ---
 
@@ -436,6 +438,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       timeoutMs: deathTimeoutMs,
       label: "scheduler",
       retry: true,
+      tls: options.tls,
       firstMessages: [registration],
       // Network preflight: say at once, in the job's output, which host and address cannot reach
       // the scheduler (a firewall, the wrong interface), instead of only after the death timeout.
