@@ -2,7 +2,8 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawn } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Client, type Cluster } from "@skein/core";
@@ -91,6 +92,47 @@ describe("workers with the wrong secret", () => {
     const result = await runNode([bin, cluster.schedulerAddress, "--death-timeout", "5"], { env: { SKEIN_SECRET: "wrong", SKEIN_TEST_MARK: TEST_MARK } });
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("refused us: wrong cluster secret");
+  });
+});
+
+describe("workers with --allowed-modules", () => {
+  it("run functions by reference from the allowed roots and refuse everything else, naming the task", async () => {
+    const allowed = mkdtempSync(join(tmpdir(), "skein-allowed-"));
+    const elsewhere = mkdtempSync(join(tmpdir(), "skein-elsewhere-"));
+    writeFileSync(join(allowed, "lab.mjs"), "export function triple(x) { return 3 * x; }\n");
+    writeFileSync(join(elsewhere, "rogue.mjs"), "export function triple(x) { return -1; }\n");
+    const own = await startLocal(0);
+    const bin = fileURLToPath(new URL("../../worker/dist/bin.js", import.meta.url));
+    const worker = spawn(process.execPath, [bin, own.cluster.schedulerAddress, "--name", "strict", "--allowed-modules", `${allowed},@skein/nothing`], {
+      env: { ...process.env, SKEIN_SECRET: own.cluster.secret },
+      stdio: "ignore",
+    });
+    try {
+      await own.cluster.waitForWorkers(1, { timeout: 30_000 });
+      const { client } = own;
+      const good = client.submit({ module: pathToFileURL(join(allowed, "lab.mjs")).href, export: "triple" }, 3);
+      expect(await good.result()).toBe(9);
+
+      const byValue = client.with({ key: "by-value-1" }).submit((x: number) => x + 1, 1);
+      const valueError = await byValue.result().catch((error: unknown) => error);
+      expect(valueError).toMatchObject({ remoteName: "ModuleNotAllowedError", key: "by-value-1" });
+      expect(String((valueError as Error).message)).toMatch(/task by-value-1 failed: .*runs only functions by reference/);
+
+      const rogue = client.submit({ module: pathToFileURL(join(elsewhere, "rogue.mjs")).href, export: "triple" }, 3);
+      await expect(rogue.result()).rejects.toThrow(/outside the allowed module roots/);
+      const builtin = client.submit({ module: "node:child_process", export: "execSync" }, "id");
+      await expect(builtin.result()).rejects.toThrow(/not in the allowed modules/);
+    } finally {
+      await own.close();
+      worker.kill("SIGTERM");
+    }
+  });
+
+  it("are refused with relative directories", async () => {
+    const bin = fileURLToPath(new URL("../../worker/dist/bin.js", import.meta.url));
+    const result = await runNode([bin, "ws://127.0.0.1:1", "--allowed-modules", "./lab"], { env: { SKEIN_SECRET: "x" } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--allowed-modules entries must be absolute directories or package names, got "./lab"');
   });
 });
 

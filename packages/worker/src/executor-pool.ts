@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FunctionSpec } from "@skein/serialization";
-import type { ThreadRequest, ThreadResult, ThreadResults, ThreadTask } from "./executor-protocol.js";
+import type { ExecutorThreadData, ThreadRequest, ThreadResult, ThreadResults, ThreadTask } from "./executor-protocol.js";
+import type { ModulePolicy } from "./module-policy.js";
 
 /** Batch short tasks until a batch holds about this much estimated work. */
 const BATCH_TARGET_MS = 5;
@@ -37,6 +38,8 @@ export interface ExecutorPoolOptions {
   lookupFunction: (hash: string) => FunctionSpec | undefined;
   /** Resources this worker offers (`--resources`); tasks that need them wait until they are free. @default {} */
   resources?: Readonly<Record<string, number>>;
+  /** Restrict threads to functions by reference from these modules (`--allowed-modules`). */
+  modulePolicy?: ModulePolicy | undefined;
 }
 
 export class ExecutorPool {
@@ -171,7 +174,8 @@ export class ExecutorPool {
   }
 
   #spawn(): ThreadSlot {
-    const thread = new Worker(threadEntry());
+    const workerData: ExecutorThreadData = { modulePolicy: this.#options.modulePolicy };
+    const thread = new Worker(threadEntry(), { workerData });
     const slot: ThreadSlot = { thread, busy: false, knownFunctions: new Set(), running: new Map() };
     thread.on("message", (message: ThreadResults) => {
       for (const result of message.results) {

@@ -1,5 +1,11 @@
 /** Messages between a worker's main thread and its executor threads (postMessage, not the wire). */
 import type { EncodedError, FunctionSpec } from "@skein/serialization";
+import type { ModulePolicy } from "./module-policy.js";
+
+/** What an executor thread is started with (its `workerData`). */
+export interface ExecutorThreadData {
+  modulePolicy: ModulePolicy | undefined;
+}
 
 export interface ThreadTask {
   key: string;

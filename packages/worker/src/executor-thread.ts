@@ -5,9 +5,10 @@
  */
 import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { decodeValue, encodeError, encodeValue, type EncodedError, type FunctionSpec } from "@skein/serialization";
-import type { ThreadRequest, ThreadResult } from "./executor-protocol.js";
+import type { ExecutorThreadData, ThreadRequest, ThreadResult } from "./executor-protocol.js";
+import { refusal } from "./module-policy.js";
 
 const port = parentPort;
 if (!port) throw new Error("executor-thread must run inside a worker thread");
@@ -16,6 +17,7 @@ if (!port) throw new Error("executor-thread must run inside a worker thread");
 const FLUSH_INTERVAL_MS = 10;
 const SOURCE_FILENAME_PREFIX = "skein-function:";
 
+const { modulePolicy } = (workerData ?? { modulePolicy: undefined }) as ExecutorThreadData;
 const specs = new Map<string, FunctionSpec>();
 const compiled = new Map<string, Promise<Function>>();
 
@@ -84,12 +86,19 @@ function post(results: ThreadResult[], batchDone: boolean): void {
 function functionFor(spec: FunctionSpec): Promise<Function> {
   let fn = compiled.get(spec.hash);
   if (!fn) {
+    const refused = modulePolicy && refusal(modulePolicy, spec.kind === "source" ? { kind: "source", name: spec.name } : { kind: "module", module: spec.module });
+    if (refused) return Promise.reject(new ModuleNotAllowedError(refused));
     fn = spec.kind === "source" ? Promise.resolve(compileSource(spec.source, spec.name)) : importReference(spec.module, spec.export);
     compiled.set(spec.hash, fn);
     // A failed import may succeed later (a file written after the first attempt); do not cache failures.
     fn.catch(() => compiled.delete(spec.hash));
   }
   return fn;
+}
+
+/** A function the worker's `--allowed-modules` list does not allow. */
+class ModuleNotAllowedError extends Error {
+  override name = "ModuleNotAllowedError";
 }
 
 function compileSource(source: string, name: string): Function {

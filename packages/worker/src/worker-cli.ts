@@ -32,6 +32,7 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
     .option("--death-timeout <seconds>", "Exit if the scheduler cannot be reached for this long", { default: 60 })
     .option("--lifetime <seconds>", "Retire after this long: hand results over and leave (e.g. before the walltime)")
     .option("--lifetime-stagger <seconds>", "Retire up to this much earlier, at random, so a job's workers leave one by one", { default: 0 })
+    .option("--allowed-modules <list>", "Run only functions sent by reference from these module directories and packages, e.g. /shared/lab-code,@lab/sim")
     .option("--watch-stdin", "Exit when standard input closes (used over ssh, so workers never outlive their session)")
     .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`);
   cli.help((sections) => [
@@ -81,6 +82,7 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
     options.lifetimeMs = positiveNumber(flags.lifetime, "--lifetime") * 1000;
     options.lifetimeStaggerMs = nonNegativeNumber(flags.lifetimeStagger, "--lifetime-stagger") * 1000;
   }
+  if (flags.allowedModules !== undefined) options.allowedModules = parseAllowedModules(flags.allowedModules);
   if (flags.interface !== undefined) options.interface = String(flags.interface);
   if (flags.host !== undefined) options.host = String(flags.host);
   if (flags.localDirectory !== undefined) options.localDirectory = String(flags.localDirectory);
@@ -95,6 +97,16 @@ export function parseMemoryFlags(flags: Record<string, unknown>): Partial<Memory
     if (value !== undefined) thresholds[name] = parseMemoryFraction(value, `--memory-${name}`);
   }
   return thresholds;
+}
+
+/** "/shared/lab-code,@lab/sim" → entries; relative directories would mean a different place on each node. */
+function parseAllowedModules(value: unknown): string[] {
+  const entries = String(value).split(",").map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  if (entries.length === 0) throw badOption("--allowed-modules needs at least one absolute directory or package name");
+  for (const entry of entries) {
+    if (entry.startsWith(".")) throw badOption(`--allowed-modules entries must be absolute directories or package names, got "${entry}"`);
+  }
+  return entries;
 }
 
 /** "GPU=2,MEM=10e9" → { GPU: 2, MEM: 1e10 } */

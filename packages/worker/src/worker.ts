@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, type FunctionSpec, type Message, type MessageOf, type SchedulerToWorker } from "@skein/serialization";
 import { ExecutorPool } from "./executor-pool.js";
+import { parseModulePolicy } from "./module-policy.js";
 import type { ThreadResult } from "./executor-protocol.js";
 import { CLOSE_CODES, PeerPool, connect, listenHostFor, log, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { startDataServer } from "./data-server.js";
@@ -58,6 +59,11 @@ export interface WorkerOptions {
   lifetimeStaggerMs?: number;
   /** TLS material: the scheduler is `wss://`, and this worker's data server too. */
   tls?: TlsOptions | undefined;
+  /**
+   * Run only functions sent by reference from these modules: absolute directories (or `file:` URLs)
+   * and package names. Functions sent by value are refused. Unset: any function runs.
+   */
+  allowedModules?: readonly string[] | undefined;
 }
 
 export interface RunningWorker {
@@ -131,6 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const pool = new ExecutorPool({
     nthreads,
     resources: options.resources ?? {},
+    modulePolicy: parseModulePolicy(options.allowedModules),
     lookupFunction: (hash) => functions.get(hash),
     onResult: (result) => finish(result),
     onThreadCrash: (keys, error) => {
