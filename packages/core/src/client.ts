@@ -131,6 +131,22 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     return client;
   }
 
+  // --- connecting through a scheduler file (skein scheduler --scheduler-file; scheduler: { inJob: true }) ---
+
+  /**
+   * Connect to the scheduler that a scheduler file describes (`skein scheduler --scheduler-file
+   * <path>`, or `cluster.schedulerJob.schedulerFile`), waiting up to `timeout` for the file to
+   * appear. The secret is `options.secret`, else SKEIN_SECRET / SKEIN_SECRET_FILE, else the secret
+   * file the scheduler names in it.
+   */
+  static async connectSchedulerFile(path: string, options: ClientOptions = {}): Promise<Client> {
+    const { schedulerFileTarget } = await import("./cluster/scheduler-file.js");
+    const target = await schedulerFileTarget(path, { timeoutMs: options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS, secret: options.secret });
+    return Client.connect(target.address, { ...options, secret: target.secret });
+  }
+
+  // --- end of connecting through a scheduler file ---
+
   // --- submitting work ---
 
   /** Run `fn(...args)` on the cluster. Arguments may be futures, or contain futures at any depth. */
@@ -419,6 +435,24 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     return logs;
   }
 
+  /**
+   * Retire workers (by name or address): their results move to other workers first, then they
+   * close. A worker whose results had nowhere to go stays (`kept`) unless `force` is set, in which
+   * case they are recomputed if needed. A cluster that keeps a worker count may start replacements;
+   * to shrink it, use `cluster.scale()`.
+   */
+  async retireWorkers(workers: string | readonly string[], options: { force?: boolean } = {}): Promise<{ retired: string[]; kept: string[] }> {
+    this.#checkOpen();
+    const list = typeof workers === "string" ? [workers] : [...workers];
+    if (list.length === 0 || list.some((w) => typeof w !== "string" || w.length === 0)) {
+      throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `retireWorkers needs worker names or addresses (strings), got ${JSON.stringify(workers)}`);
+    }
+    const reply = await this.#request((requestId) => ({ op: "retire-workers", requestId, workers: list, force: options.force ?? false }));
+    if (reply.op !== "retire-workers-reply") throw new SkeinError("client", SKEIN_ERROR_CODES.PROTOCOL, `expected retire-workers-reply, got ${reply.op}`);
+    if (reply.error !== undefined) throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, reply.error);
+    return { retired: reply.retired, kept: reply.kept };
+  }
+
   /** The scheduler's view: workers and task counts. */
   async identity(): Promise<SchedulerIdentity> {
     const reply = await this.#request((requestId) => ({ op: "identity", requestId }));
@@ -566,6 +600,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
       case "who-has-reply":
       case "scatter-reply":
       case "performance-report-reply":
+      case "retire-workers-reply":
       case "identity-reply": {
         const pending = this.#requests.get(message.requestId);
         this.#requests.delete(message.requestId);

@@ -56,6 +56,31 @@ describe("scaling down", () => {
   });
 });
 
+describe("client.retireWorkers", () => {
+  it("moves a worker's results to the others, then closes it; by name or address", async () => {
+    const { cluster, client } = await start();
+    await cluster.scale(3);
+    await cluster.waitForWorkers(3, { timeout: 30_000 });
+    const draws = client.with({ workers: ["skein-0-0", "skein-1-0"] }).map(draw, [1, 2, 3, 4, 5, 6]);
+    const before = await client.gather(draws);
+    const address = cluster.workers.find((w) => w.name === "skein-1-0")!.address;
+    const { retired, kept } = await client.retireWorkers(["skein-0-0", address]);
+    expect({ retired: retired.sort(), kept }).toEqual({ retired: ["skein-0-0", "skein-1-0"], kept: [] });
+    expect(cluster.scheduler.state.workers.size).toBeGreaterThanOrEqual(1);
+    expect(await client.gather(draws)).toEqual(before);
+    for (const f of draws) expect([...(cluster.scheduler.state.tasks.get(f.key)?.whoHas ?? [])].map((w) => w.name)).toEqual(["skein-2-0"]);
+  });
+
+  it("names the workers there are when asked for one that is not", async () => {
+    const { cluster, client } = await start();
+    await cluster.scale(1);
+    await cluster.waitForWorkers(1, { timeout: 30_000 });
+    await expect(client.retireWorkers("nobody")).rejects.toThrow(/no worker named or at nobody; the workers are: skein-0-0/);
+    await expect(client.retireWorkers([])).rejects.toThrow(/needs worker names or addresses/);
+    expect(cluster.workers.map((w) => w.name)).toEqual(["skein-0-0"]);
+  });
+});
+
 describe("adaptive scaling", () => {
   it("grows with the work, finishes it, and shrinks to the minimum when idle", async () => {
     const { cluster, client } = await start();

@@ -183,6 +183,19 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       }
       case "identity":
         return connection.send({ op: "identity-reply", requestId: message.requestId, ...describeState(state, id, listener.address) });
+      case "retire-workers": {
+        const known = [...state.workers.values()];
+        const unknown = message.workers.filter((w) => !known.some((ws) => ws.name === w || ws.address === w));
+        if (unknown.length > 0) {
+          const names = known.map((ws) => ws.name).join(", ") || "none";
+          return connection.send({ op: "retire-workers-reply", requestId: message.requestId, retired: [], kept: [], error: `no worker named or at ${unknown.join(", ")}; the workers are: ${names}` });
+        }
+        const names = known.filter((ws) => message.workers.includes(ws.name) || message.workers.includes(ws.address)).map((ws) => ws.name);
+        void retireByName(names, { reason: `retired by client ${clientId}`, timeoutMs: retireTimeoutMs, force: message.force }).then(
+          ({ retired, kept }) => connection.send({ op: "retire-workers-reply", requestId: message.requestId, retired: [...retired], kept: [...kept] }),
+        );
+        return;
+      }
       case "error":
         return log.warn(`scheduler: client ${clientId} reported: ${message.code}: ${message.message}`);
       default:
@@ -284,6 +297,26 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     }
   };
 
+  /** Retire workers by name and wait until each has left, or stays because its results had nowhere to go. */
+  const retireByName = async (names: readonly string[], { reason, timeoutMs, force }: { reason: string; timeoutMs: number; force: boolean }): Promise<RetireResult> => {
+    const wanted = new Set(names);
+    const targets = [...state.workers.values()].filter((ws) => wanted.has(ws.name));
+    if (targets.length === 0) return { retired: [], kept: [] };
+    retire(
+      targets.map((ws) => ws.id),
+      reason,
+      timeoutMs,
+      force,
+    );
+    // Each either leaves, or is running (or paused) again because its results had nowhere to go.
+    const settled = () => targets.every((ws) => !state.workers.has(ws.id) || ws.status === "running" || ws.status === "paused");
+    while (!settled()) await new Promise((resolve) => setTimeout(resolve, 50));
+    return {
+      retired: targets.filter((ws) => !state.workers.has(ws.id)).map((ws) => ws.name),
+      kept: targets.filter((ws) => state.workers.has(ws.id)).map((ws) => ws.name),
+    };
+  };
+
   const listener: Listener = await listen({
     tls,
     host,
@@ -327,24 +360,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     workload() {
       return measureWorkload(state);
     },
-    async retireWorkers(names, { reason = "retired by the cluster", timeoutMs = retireTimeoutMs, force = false } = {}) {
-      const wanted = new Set(names);
-      const targets = [...state.workers.values()].filter((ws) => wanted.has(ws.name));
-      if (targets.length === 0) return { retired: [], kept: [] };
-      retire(
-        targets.map((ws) => ws.id),
-        reason,
-        timeoutMs,
-        force,
-      );
-      // Each one either leaves or, when it had to stay, is running again.
-      // Each either leaves, or is running (or paused) again because its results had nowhere to go.
-      const settled = () => targets.every((ws) => !state.workers.has(ws.id) || ws.status === "running" || ws.status === "paused");
-      while (!settled()) await new Promise((resolve) => setTimeout(resolve, 50));
-      return {
-        retired: targets.filter((ws) => !state.workers.has(ws.id)).map((ws) => ws.name),
-        kept: targets.filter((ws) => state.workers.has(ws.id)).map((ws) => ws.name),
-      };
+    retireWorkers(names, { reason = "retired by the cluster", timeoutMs = retireTimeoutMs, force = false } = {}) {
+      return retireByName(names, { reason, timeoutMs, force });
     },
     async close({ closeWorkers = true, timeoutMs = 5000 } = {}) {
       if (closing) return;

@@ -27,6 +27,8 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
   identity: { op: "identity", requestId: 6 },
   "performance-report": { op: "performance-report", requestId: 7, since: 1_700_000_000_000, title: "my run" },
   "performance-report-reply": { op: "performance-report-reply", requestId: 7, html: "<!doctype html>", error: "none" },
+  "retire-workers": { op: "retire-workers", requestId: 8, workers: ["local-0-0", "ws://127.0.0.1:1"], force: false },
+  "retire-workers-reply": { op: "retire-workers-reply", requestId: 8, retired: ["local-0-0"], kept: [], error: "no worker named x" },
   "key-in-memory": { op: "key-in-memory", key: "a", nbytes: 8, typeName: "number", whoHas: ["ws://127.0.0.1:1"], data: new Uint8Array([0x18, 42]) },
   "key-erred": { op: "key-erred", key: "b", blame: "a", error: err },
   "key-cancelled": { op: "key-cancelled", key: "a", reason: "cancelled by client" },

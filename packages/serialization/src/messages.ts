@@ -154,6 +154,17 @@ export const IdentityReply = v.object({
   workers: v.array(WorkerInfoSchema),
   tasks: v.record(v.string(), count),
 });
+/** Retire these workers (names or addresses): move their results elsewhere, then close them. */
+export const RetireWorkers = v.object({ op: v.literal("retire-workers"), requestId, workers: v.array(v.string()), force: v.boolean() });
+export const RetireWorkersReply = v.object({
+  op: v.literal("retire-workers-reply"),
+  requestId,
+  /** Names of the workers that left. */
+  retired: v.array(v.string()),
+  /** Names of the workers that stayed: results only they held had nowhere to go. */
+  kept: v.array(v.string()),
+  error: v.optional(v.string()),
+});
 export const PerformanceReportReply = v.object({ op: v.literal("performance-report-reply"), requestId, html: v.optional(v.string()), error: v.optional(v.string()) });
 /** Broadcast when workers join or leave, so clients can wait for a number of workers. */
 export const WorkersChanged = v.object({ op: v.literal("workers-changed"), count, names: v.array(v.string()) });
@@ -266,6 +277,8 @@ export const MESSAGE_SCHEMAS = {
   identity: Identity,
   "performance-report": PerformanceReport,
   "performance-report-reply": PerformanceReportReply,
+  "retire-workers": RetireWorkers,
+  "retire-workers-reply": RetireWorkersReply,
   "key-in-memory": KeyInMemory,
   "key-erred": KeyErred,
   "key-cancelled": KeyCancelled,
@@ -317,6 +330,7 @@ export type ClientToScheduler =
   | MessageOf<"who-has">
   | MessageOf<"identity">
   | MessageOf<"performance-report">
+  | MessageOf<"retire-workers">
   | MessageOf<"error">;
 export type SchedulerToClient =
   | MessageOf<"welcome">
@@ -327,6 +341,7 @@ export type SchedulerToClient =
   | MessageOf<"scatter-reply">
   | MessageOf<"identity-reply">
   | MessageOf<"performance-report-reply">
+  | MessageOf<"retire-workers-reply">
   | MessageOf<"workers-changed">
   | MessageOf<"error">;
 export type SchedulerToWorker =
