@@ -58,6 +58,8 @@ export interface SchedulerIdentity {
   workers: WorkerInfo[];
   /** Number of tasks per state. */
   tasks: Record<string, number>;
+  /** The dashboard's link, token included, when the scheduler serves one. */
+  dashboard?: string;
 }
 
 /** Task submission with a fixed set of per-call options (see `client.with`). */
@@ -89,6 +91,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   readonly #requests = new Map<number, { resolve: (m: SchedulerToClient) => void; reject: (e: Error) => void }>();
   #nextRequestId = 1;
   #workerNames: string[] = [];
+  #dashboardLink: string | undefined;
   readonly #workerListeners = new Set<() => void>();
   #closed: Error | undefined;
 
@@ -128,6 +131,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     Client.#latest = client;
     const identity = await client.identity();
     client.#workerNames = identity.workers.map((w) => w.name);
+    client.#dashboardLink = identity.dashboard;
     return client;
   }
 
@@ -457,7 +461,12 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   async identity(): Promise<SchedulerIdentity> {
     const reply = await this.#request((requestId) => ({ op: "identity", requestId }));
     if (reply.op !== "identity-reply") throw new SkeinError("client", SKEIN_ERROR_CODES.PROTOCOL, `expected identity-reply, got ${reply.op}`);
-    return { schedulerId: reply.schedulerId, address: reply.address, workers: reply.workers, tasks: reply.tasks };
+    return { schedulerId: reply.schedulerId, address: reply.address, workers: reply.workers, tasks: reply.tasks, ...(reply.dashboard ? { dashboard: reply.dashboard } : {}) };
+  }
+
+  /** The scheduler's dashboard, token included (as `client.dashboard_link` in Dask); undefined without one. */
+  get dashboardLink(): string | undefined {
+    return this.#dashboardLink;
   }
 
   get closed(): boolean {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createCluster, type Future } from "@skein/core";
+import { Client, createCluster, type Future } from "@skein/core";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoProcessesLeft, startLocal, type LocalSetup } from "./helpers.js";
@@ -221,12 +221,19 @@ describe("dashboard options", () => {
     try {
       expect(new URL(fixed.dashboardLink ?? "").port).toBe(String(port));
       expect((await fetch(fixed.dashboardLink ?? "")).status).toBe(200);
+      // A client that connects by address learns the link from the scheduler.
+      const byAddress = await Client.connect(fixed.schedulerAddress, { secret: fixed.secret });
+      expect(byAddress.dashboardLink).toBe(fixed.dashboardLink);
+      await byAddress.close();
     } finally {
       await fixed.close();
     }
     const off = await createCluster({ backend: "local", dashboard: false }, { env: {}, userConfigDir: "/nonexistent" });
     try {
       expect(off.dashboardLink).toBeUndefined();
+      const client = await Client.connect(off);
+      expect(client.dashboardLink).toBeUndefined();
+      await client.close();
       expect(off.scheduler.dashboard).toBeUndefined();
     } finally {
       await off.close();

@@ -182,7 +182,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         return connection.send({ op: "performance-report-reply", requestId: message.requestId, html: dashboard.report(message.title, message.since) });
       }
       case "identity":
-        return connection.send({ op: "identity-reply", requestId: message.requestId, ...describeState(state, id, listener.address) });
+        return connection.send({
+          op: "identity-reply",
+          requestId: message.requestId,
+          ...describeState(state, id, listener.address),
+          ...(dashboard ? { dashboard: dashboard.link } : {}),
+        });
       case "retire-workers": {
         const known = [...state.workers.values()];
         const unknown = message.workers.filter((w) => !known.some((ws) => ws.name === w || ws.address === w));

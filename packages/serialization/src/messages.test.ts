@@ -41,6 +41,7 @@ const SAMPLES: { [O in Op]: Extract<Message, { op: O }> } = {
     address: "ws://127.0.0.1:8786",
     workers: [{ id: "w-1", name: "local-0-0", address: "ws://127.0.0.1:1", nthreads: 1, memoryLimit: 0, host: "h", pid: 1, status: "running", processing: 0, inMemory: 0, nbytes: 0, resources: {} }],
     tasks: { memory: 2 },
+    dashboard: "http://127.0.0.1:8787/?token=abc",
   },
   "workers-changed": { op: "workers-changed", count: 1, names: ["local-0-0"] },
   "define-functions": { op: "define-functions", functions: [fnSpec] },
@@ -106,9 +107,14 @@ describe("protocol messages", () => {
     [[1, 2], /got an array/],
     ["hello", /got string/],
     [{ op: "launch-missiles" }, /unknown op "launch-missiles"/],
-    [{ nope: 1 }, /unknown op undefined/],
+    [{ nope: 1 }, /"op" must be a string, got undefined/],
+    [{ op: null }, /"op" must be a string, got null/],
   ])("rejects %j", (value, pattern) => {
     expect(() => parseMessage(value)).toThrow(pattern);
+  });
+
+  it("rejects an op that JSON cannot print (a BigInt, found by the fuzz test)", () => {
+    expect(() => parseMessage({ op: 10n ** 20n })).toThrow(/"op" must be a string, got bigint/);
   });
 
   it("rejects negative counts and fractional request ids", () => {

@@ -153,6 +153,8 @@ export const IdentityReply = v.object({
   address,
   workers: v.array(WorkerInfoSchema),
   tasks: v.record(v.string(), count),
+  /** The dashboard's link, token included, when the scheduler serves one. */
+  dashboard: v.optional(v.string()),
 });
 /** Retire these workers (names or addresses): move their results elsewhere, then close them. */
 export const RetireWorkers = v.object({ op: v.literal("retire-workers"), requestId, workers: v.array(v.string()), force: v.boolean() });

@@ -15,7 +15,8 @@ export function parseMessage(value: unknown): Message {
   }
   const op = (value as { op?: unknown }).op;
   if (!isOp(op)) {
-    throw protocolError(`unknown op ${JSON.stringify(op)?.slice(0, 80) ?? String(op)}`);
+    // Only a string is quoted back: JSON.stringify throws on a BigInt, which CBOR can carry.
+    throw protocolError(typeof op === "string" ? `unknown op ${JSON.stringify(op).slice(0, 80)}` : `"op" must be a string, got ${op === null ? "null" : typeof op}`);
   }
   const result = v.safeParse(MESSAGE_SCHEMAS[op], value);
   if (!result.success) {
