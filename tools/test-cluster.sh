@@ -91,8 +91,8 @@ pid_alive() {
 }
 
 # Stop daemons given as "pidfile:comm:what" triples: SIGTERM to all of them at once (each
-# takes 1-3 s to shut down, so one after the other is slow), wait up to 15 s, then SIGKILL.
-# Quiet for daemons that are not running.
+# takes 1-3 s to shut down, sge_qmaster 8-11 s, so one after the other is slow), wait up to 30 s,
+# then SIGKILL. Quiet for daemons that are not running.
 stop_daemons() {
   local spec pidfile comm what pid i
   local -a pids=()
@@ -107,7 +107,7 @@ stop_daemons() {
     rm -f "$pidfile"
   done
   for pid in "${pids[@]}"; do
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < 300; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
@@ -147,7 +147,7 @@ write_if_changed() {
 
 ensure_packages() {
   local missing=() pkg
-  for pkg in "${PACKAGES[@]}"; do
+  for pkg in "${PACKAGES[@]}" "${SGE_LIBRARIES[@]}"; do
     if [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) != installed ]]; then
       missing+=("$pkg")
     fi
@@ -295,6 +295,12 @@ export SKEIN_TEST_SSH_USER='root'
 export SKEIN_TEST_SSH_KEY='$SSH_KEY'
 export SKEIN_TEST_SSH_KNOWN_HOSTS='$KNOWN_HOSTS'
 export SKEIN_TEST_SLURM_PARTITION='$PARTITION'
+# Grid Engine: its commands only through this directory (/usr/bin/qsub is Slurm's Torque wrapper).
+export SKEIN_TEST_SGE_BIN='$SGE_BIN'
+export SKEIN_TEST_SGE_QUEUE='$SGE_QUEUE'
+export SKEIN_TEST_SGE_PE='$SGE_PE'
+export SGE_ROOT='$SGE_ROOT'
+export SGE_CELL='$SGE_CELL'
 EOF
   )" || true
 }
@@ -395,6 +401,311 @@ ssh_works() {
     "root@$SSH_HOST" true </dev/null >/dev/null 2>&1
 }
 
+# --- Grid Engine ----------------------------------------------------------------------------
+
+# Grid Engine's own commands: always through $SGE_BIN, never /usr/bin (Slurm's Torque wrappers).
+sge() {
+  local cmd=$1
+  shift
+  "$SGE_BIN/$cmd" "$@"
+}
+
+sge_unpacked() {
+  local file
+  for file in /usr/lib/gridengine/sge_qmaster /usr/lib/gridengine/sge_execd /usr/lib/gridengine/sge_shepherd \
+    /usr/lib/gridengine/qsub /usr/lib/gridengine/spoolinit /usr/share/gridengine/gridengine-wrapper \
+    /usr/share/gridengine/scripts/init_cluster /usr/share/gridengine/default-bootstrap; do
+    [[ -f $file ]] || return 1
+  done
+}
+
+# Unpack Grid Engine from Debian's .debs, without apt or dpkg. gridengine-client and
+# slurm-wlm-torque both ship /usr/bin/qsub, qstat and qdel and declare Conflicts on each other:
+# `apt-get install gridengine-client` REMOVES Slurm's Torque wrappers (and pulls in exim4). Unpacked
+# without /usr/bin, the files are unknown to dpkg, so apt neither removes nor upgrades them.
+install_sge() {
+  sge_unpacked && return 0
+  log "unpacking Grid Engine (${SGE_DEBS[*]}) from Debian's .debs, without /usr/bin"
+  local tmp deb
+  tmp=$(mktemp -d)
+  # apt downloads as _apt when that user may write the directory; otherwise it warns.
+  chown _apt "$tmp" 2>/dev/null || true
+  if ! (cd "$tmp" && apt-get download -qq "${SGE_DEBS[@]}" >&2); then
+    apt-get update -qq >&2
+    (cd "$tmp" && apt-get download -qq "${SGE_DEBS[@]}" >&2) || {
+      rm -rf "$tmp"
+      die "apt-get download ${SGE_DEBS[*]} failed"
+    }
+  fi
+  for deb in "$tmp"/*.deb; do
+    # ./lib/…/security holds PAM modules nobody here uses, and /lib is a symlink on Debian 12 that
+    # tar must not replace by a directory (hence also --keep-directory-symlink). Directories that
+    # exist keep their owner and mode (--no-overwrite-dir).
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C / --no-overwrite-dir --keep-directory-symlink \
+      --exclude='./usr/bin/*' --exclude='./lib' --exclude='./etc/init.d/*' --exclude='./etc/pam.d/*' \
+      --exclude='./etc/logcheck/*' --exclude='./usr/share/doc/*' --exclude='./usr/share/man/*' \
+      --exclude='./usr/share/lintian/*' ||
+      {
+        rm -rf "$tmp"
+        die "unpacking $(basename "$deb") failed"
+      }
+  done
+  rm -rf "$tmp"
+  sge_unpacked || die "Grid Engine's files are still missing after unpacking ${SGE_DEBS[*]}"
+}
+
+# The admin user, the private bin dir, the cell's common dir and the spool database.
+ensure_sge_files() {
+  local host=$1 dir cmd
+  if ! id sgeadmin >/dev/null 2>&1; then
+    # As gridengine-common's postinst would.
+    adduser --system --no-create-home --quiet --disabled-password --shell /bin/false --group --home "$SGE_ROOT" sgeadmin
+  fi
+  mkdir -p "$SGE_BIN"
+  for cmd in "${SGE_COMMANDS[@]}"; do
+    [[ $(readlink "$SGE_BIN/$cmd" 2>/dev/null) == /usr/share/gridengine/gridengine-wrapper ]] ||
+      ln -sfn /usr/share/gridengine/gridengine-wrapper "$SGE_BIN/$cmd"
+  done
+  for dir in "$SGE_ROOT/$SGE_CELL" "$SGE_COMMON" "$SGE_SPOOL" "$SGE_SPOOL/qmaster" "$SGE_SPOOL/qmaster/job_scripts" \
+    "$SGE_SPOOL/spooldb" "$SGE_SPOOL/execd"; do
+    if [[ ! -d $dir ]]; then
+      mkdir -p "$dir"
+      chown sgeadmin:sgeadmin "$dir"
+      chmod 755 "$dir"
+    fi
+  done
+  [[ -f $SGE_COMMON/bootstrap ]] || install -m 0644 -o sgeadmin -g sgeadmin /usr/share/gridengine/default-bootstrap "$SGE_COMMON/bootstrap"
+  # The qmaster rewrites act_qmaster when it starts, as sgeadmin.
+  write_if_changed "$SGE_COMMON/act_qmaster" "$host" || true
+  chown sgeadmin:sgeadmin "$SGE_COMMON/act_qmaster"
+  # 127.0.0.1 reverse-resolves to "localhost": without the alias the qmaster does not recognise
+  # its own execd (and submit host) as $host.
+  if [[ $host != localhost ]]; then write_if_changed "$SGE_COMMON/host_aliases" "$host localhost" || true; fi
+  [[ -f /etc/default/gridengine ]] ||
+    sed "s@^SGE_CELL=.*@SGE_CELL=$SGE_CELL@" /usr/share/gridengine/templates/gridengine.default >/etc/default/gridengine
+  if [[ ! -e $SGE_SPOOL/spooldb/sge ]]; then
+    log "initialising the Grid Engine cell (spool database, default configuration)"
+    rm -f "$SGE_SPOOL/qmaster/skein-configured"
+    runuser -u sgeadmin -- /usr/share/gridengine/scripts/init_cluster "$SGE_ROOT" "$SGE_CELL" "$SGE_SPOOL/spooldb" sgeadmin >&2 ||
+      die "init_cluster failed"
+  fi
+}
+
+sge_qmaster_up() {
+  pid_alive "$SGE_SPOOL/qmaster/qmaster.pid" sge_qmaster
+}
+
+sge_qmaster_answers() {
+  sge_qmaster_up && sge qconf -sh >/dev/null 2>&1
+}
+
+# The execd's spool dir is named after the host as Grid Engine resolves it ("localhost" here).
+sge_execd_pidfile() {
+  local file
+  for file in "$SGE_SPOOL"/execd/*/execd.pid; do
+    if pid_alive "$file" sge_execd; then
+      echo "$file"
+      return 0
+    fi
+  done
+  return 1
+}
+
+sge_execd_up() {
+  sge_execd_pidfile >/dev/null
+}
+
+sge_tail_logs() {
+  local file
+  for file in "$SGE_SPOOL/qmaster/messages" "$SGE_SPOOL"/execd/*/messages; do
+    [[ -e $file ]] && tail_log "$file"
+  done
+  return 0
+}
+
+start_sge_qmaster() {
+  sge_qmaster_up && return 0
+  log "starting sge_qmaster"
+  /usr/sbin/sge_qmaster </dev/null >>"$LOG_DIR/daemons.out" 2>&1 || {
+    sge_tail_logs
+    die "sge_qmaster failed to start"
+  }
+  await_daemon "$SGE_SPOOL/qmaster/qmaster.pid" sge_qmaster sge_qmaster "$SGE_SPOOL/qmaster/messages"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    sge_qmaster_answers && return 0
+    sleep 0.1
+  done
+  sge_tail_logs
+  die "sge_qmaster runs but does not answer (qconf -sh)"
+}
+
+start_sge_execd() {
+  sge_execd_up && return 0
+  log "starting sge_execd"
+  /usr/sbin/sge_execd </dev/null >>"$LOG_DIR/daemons.out" 2>&1 || {
+    sge_tail_logs
+    die "sge_execd failed to start"
+  }
+  local i
+  for ((i = 0; i < 50; i++)); do
+    sge_execd_up && return 0
+    sleep 0.1
+  done
+  sge_tail_logs
+  die "sge_execd did not stay up"
+}
+
+# Replace the value of each KEY in a Grid Engine "key value" config file; every key must exist.
+# qconf wraps long values onto continuation lines (ending in "\"); those go too.
+set_sge_fields() {
+  local file=$1 key value
+  shift
+  while (($# >= 2)); do
+    key=$1 value=$2
+    shift 2
+    grep -qE "^${key}[[:space:]]" "$file" || die "Grid Engine config $(basename "$file") has no field $key"
+    awk -v key="$key" -v value="$value" '
+      skip { skip = /\\$/; next }
+      $1 == key { print key " " value; skip = /\\$/; next }
+      { print }' "$file" >"$file.new"
+    mv "$file.new" "$file"
+  done
+}
+
+# The configuration the tests rely on. Applied while the qmaster is up and before the execd
+# starts (the execd reads min_uid and friends only when it starts).
+configure_sge() {
+  local host=$1 tmp
+  tmp=$(mktemp -d)
+  # - min_uid/min_gid 0: with the default 1000, root's jobs fail "before job", the queue goes to
+  #   E and the job back to qw: a CI run would hang, not fail.
+  # - no mailer here; honour the script's #! line; load reports every 5 s (readiness waits for one);
+  # - flush the accounting file at once, so `qacct -j` knows a job as soon as qstat forgets it.
+  # qconf -Mconf takes the configuration's name from the file name: it must be "global".
+  sge qconf -sconf global >"$tmp/global"
+  set_sge_fields "$tmp/global" min_uid 0 min_gid 0 mailer /bin/true shell_start_mode unix_behavior \
+    load_report_time 00:00:05 \
+    reporting_params "accounting=true reporting=false flush_time=00:00:01 joblog=false sharelog=00:00:00 accounting_flush_time=00:00:00"
+  sge qconf -Mconf "$tmp/global" >&2
+  # Schedule every second, not every 15 s.
+  sge qconf -ssconf >"$tmp/sched"
+  set_sge_fields "$tmp/sched" schedule_interval 0:0:1 flush_submit_sec 1 flush_finish_sec 1
+  sge qconf -Msconf "$tmp/sched" >&2
+  sge qconf -sh 2>/dev/null | grep -qxF "$host" || sge qconf -ah "$host" >&2
+  sge qconf -ss 2>/dev/null | grep -qxF "$host" || sge qconf -as "$host" >&2
+  printf '%s\n' \
+    "pe_name            $SGE_PE" \
+    "slots              999" \
+    "user_lists         NONE" \
+    "xuser_lists        NONE" \
+    "start_proc_args    NONE" \
+    "stop_proc_args     NONE" \
+    "allocation_rule    \$pe_slots" \
+    "control_slaves     FALSE" \
+    "job_is_first_task  TRUE" \
+    "urgency_slots      min" \
+    "accounting_summary FALSE" \
+    "qsort_args         NONE" >"$tmp/$SGE_PE"
+  if sge qconf -sp "$SGE_PE" >/dev/null 2>&1; then sge qconf -Mp "$tmp/$SGE_PE" >&2; else sge qconf -Ap "$tmp/$SGE_PE" >&2; fi
+  # `qconf -sq` without a queue name prints the template (`qconf -sq template` fails).
+  sge qconf -sq >"$tmp/$SGE_QUEUE"
+  set_sge_fields "$tmp/$SGE_QUEUE" qname "$SGE_QUEUE" hostlist "$host" pe_list "$SGE_PE" slots "$SGE_SLOTS" \
+    load_thresholds NONE shell /bin/sh
+  if sge qconf -sq "$SGE_QUEUE" >/dev/null 2>&1; then sge qconf -Mq "$tmp/$SGE_QUEUE" >&2; else sge qconf -Aq "$tmp/$SGE_QUEUE" >&2; fi
+  rm -rf "$tmp"
+}
+
+# What configure_sge would apply: its own text and the host. Kept in the qmaster's spool dir, so
+# `start` on a configured cluster changes nothing, and a new cell is configured again.
+sge_config_stamp() {
+  printf '%s\n' "host=$1" "$(declare -f configure_sge set_sge_fields)" | md5sum | cut -d' ' -f1
+}
+
+# Returns 0 when the configuration was (re)applied; the execd must then be (re)started.
+ensure_sge_config() {
+  local host=$1 stamp
+  stamp=$(sge_config_stamp "$host")
+  [[ $(cat "$SGE_SPOOL/qmaster/skein-configured" 2>/dev/null) == "$stamp" ]] && return 1
+  log "configuring Grid Engine (global configuration, scheduler, PE $SGE_PE, queue $SGE_QUEUE on $host)"
+  configure_sge "$host"
+  printf '%s\n' "$stamp" >"$SGE_SPOOL/qmaster/skein-configured"
+  return 0
+}
+
+# "<load> <states>" of the queue instance on this host, from `qstat -f`: load "-NA-" until the
+# execd's first load report; states "-" when none, else e.g. "au" (unreachable) or "E" (error).
+sge_queue_state() {
+  sge qstat -f -q "$SGE_QUEUE" 2>/dev/null | awk -v q="$SGE_QUEUE@" 'index($1, q) == 1 { print $4, ($6 == "" ? "-" : $6); exit }'
+}
+
+sge_queue_ready() {
+  local load states
+  read -r load states <<<"$(sge_queue_state)"
+  [[ -n $load && $load != -NA- && $states == - ]]
+}
+
+# A queue in error state (E) takes no job until it is cleared; jobs would wait in qw forever.
+clear_sge_queue_errors() {
+  local load states
+  read -r load states <<<"$(sge_queue_state)"
+  if [[ $states == *E* ]]; then
+    log "queue $SGE_QUEUE is in error state ($states); clearing it (qmod -c)"
+    sge qmod -c "$SGE_QUEUE" >&2 || true
+  fi
+}
+
+# Slurm's Torque wrappers (Perl scripts from slurm-wlm-torque) in /usr/bin, not Grid Engine's.
+torque_wrappers_intact() {
+  local cmd
+  for cmd in qsub qstat qdel; do
+    [[ -f /usr/bin/$cmd && ! -L /usr/bin/$cmd ]] || return 1
+  done
+  [[ $(dpkg-query -S /usr/bin/qsub /usr/bin/qstat /usr/bin/qdel 2>/dev/null | sort) == \
+    $'slurm-wlm-torque: /usr/bin/qdel\nslurm-wlm-torque: /usr/bin/qstat\nslurm-wlm-torque: /usr/bin/qsub' ]]
+}
+
+start_sge() {
+  local host=$1
+  install_sge
+  ensure_sge_files "$host"
+  start_sge_qmaster
+  if ensure_sge_config "$host" && sge_execd_up; then
+    log "Grid Engine configuration changed; restarting sge_execd"
+    stop_sge_execd
+  fi
+  start_sge_execd
+}
+
+# Delete every Grid Engine job and wait until qstat lists none (`qdel` kills with SIGKILL at once).
+cancel_sge_jobs() {
+  sge_qmaster_answers || return 0
+  [[ -n $(sge qstat -u '*' 2>/dev/null) ]] || return 0
+  log "deleting all Grid Engine jobs"
+  sge qdel -u '*' >/dev/null 2>&1 || true
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [[ -z $(sge qstat -u '*' 2>/dev/null) ]] && return 0
+    sleep 0.5
+  done
+  log "jobs still listed after qdel; forcing (qdel -f)"
+  sge qdel -f -u '*' >/dev/null 2>&1 || true
+}
+
+stop_sge_execd() {
+  local file
+  file=$(sge_execd_pidfile) || return 0
+  # Politely first (the execd tells the qmaster it leaves), then as any daemon.
+  if sge_qmaster_answers; then sge qconf -ke all >/dev/null 2>&1 || true; fi
+  stop_daemons "$file:sge_execd:sge_execd"
+}
+
+# The qmaster's "pidfile:comm:what" for stop_daemons: it takes 8-11 s to shut down (SIGTERM and
+# `qconf -km` alike), so `stop` stops it together with the Slurm daemons.
+sge_qmaster_spec() {
+  echo "$SGE_SPOOL/qmaster/qmaster.pid:sge_qmaster:sge_qmaster"
+}
+
 # --- readiness ------------------------------------------------------------------------------
 
 # "vortex idle" lines; empty when slurmctld does not answer.
@@ -423,7 +734,7 @@ resume_drained_nodes() {
 }
 
 wait_ready() {
-  local deadline=$((SECONDS + READY_TIMEOUT)) states="" ssh_ok=0 nodes_ok=0 resumed=0 node
+  local deadline=$((SECONDS + READY_TIMEOUT)) states="" ssh_ok=0 nodes_ok=0 sge_ok=0 resumed=0 cleared=0 node
   while :; do
     states=$(node_states)
     nodes_ok=1
@@ -432,10 +743,15 @@ wait_ready() {
       { slurmd_up "$node" && node_ready "$node" "$states"; } || nodes_ok=0
     done
     if ((ssh_ok == 0)) && ssh_works; then ssh_ok=1; fi
-    ((nodes_ok == 1 && ssh_ok == 1)) && return 0
+    if ((sge_ok == 0)) && sge_execd_up && sge_queue_ready; then sge_ok=1; fi
+    ((nodes_ok == 1 && ssh_ok == 1 && sge_ok == 1)) && return 0
     if ((resumed == 0)) && [[ -n $states ]]; then
       resume_drained_nodes "$states"
       resumed=1
+    fi
+    if ((cleared == 0 && sge_ok == 0)) && sge_execd_up; then
+      clear_sge_queue_errors
+      cleared=1
     fi
     if ((SECONDS >= deadline)); then break; fi
     sleep 0.5
@@ -453,6 +769,11 @@ wait_ready() {
   if ((ssh_ok == 0)); then
     log "ssh -p $SSH_PORT root@$SSH_HOST true does not work after ${READY_TIMEOUT}s"
     tail_log "$LOG_DIR/sshd.log"
+  fi
+  if ((sge_ok == 0)); then
+    log "Grid Engine queue $SGE_QUEUE not ready after ${READY_TIMEOUT}s; qstat -f says:"
+    sge qstat -f >&2 || true
+    sge_tail_logs
   fi
   die "test cluster did not become ready"
 }
@@ -488,8 +809,11 @@ cmd_start() {
   local node
   for node in "${NODES[@]}"; do start_slurmd "$node"; done
   start_sshd
+  start_sge "$(hostname)"
   wait_ready
-  log "ready: partition $PARTITION (nodes ${NODES[*]}), ssh root@$SSH_HOST:$SSH_PORT; env in $STATE/env.sh"
+  # Grid Engine must not have replaced them (see install_sge): the PBS backend's tests use them.
+  torque_wrappers_intact || die "/usr/bin/qsub, qstat or qdel is no longer Slurm's Torque wrapper (dpkg -S /usr/bin/qsub); reinstall slurm-wlm-torque"
+  log "ready: partition $PARTITION (nodes ${NODES[*]}), ssh root@$SSH_HOST:$SSH_PORT, Grid Engine queue $SGE_QUEUE ($SGE_BIN); env in $STATE/env.sh"
 }
 
 # Cancel jobs and wait for them to leave the nodes, so no job process outlives its slurmd.
@@ -510,9 +834,11 @@ cancel_all_jobs() {
 
 cmd_stop() {
   cancel_all_jobs
+  cancel_sge_jobs
+  stop_sge_execd
   local -a specs
   mapfile -t specs < <(slurm_daemon_specs)
-  stop_daemons "${specs[@]}" "$RUN_DIR/sshd.pid:sshd:sshd"
+  stop_daemons "${specs[@]}" "$RUN_DIR/sshd.pid:sshd:sshd" "$(sge_qmaster_spec)"
   # munged last: slurmctld and slurmd authenticate through it until they exit.
   stop_daemons "$MUNGE_DIR/munged.pid:munged:munged"
   log "stopped"
@@ -540,11 +866,21 @@ cmd_status() {
   report slurmctld slurmctld_answers
   for node in "${NODES[@]}"; do report "slurmd $node" slurmd_up "$node"; done
   report sshd sshd_up
+  report sge_qmaster sge_qmaster_answers
+  report sge_execd sge_execd_up
+  report "sge $SGE_QUEUE" sge_queue_ready
+  report torque-wrappers torque_wrappers_intact
   echo
   if slurmctld_up; then
     sinfo -N -l 2>&1 || true
   else
     echo "(sinfo skipped: slurmctld is down)"
+  fi
+  echo
+  if sge_qmaster_answers; then
+    sge qstat -f 2>&1 || true
+  else
+    echo "(qstat -f skipped: sge_qmaster is down)"
   fi
   return $all
 }
@@ -552,13 +888,18 @@ cmd_status() {
 cmd_logs() {
   local file
   for file in "$LOG_DIR/slurmctld.log" "$LOG_DIR"/slurmd-*.log "$LOG_DIR/sshd.log" \
-    "$MUNGE_DIR/munged.log" "$LOG_DIR/daemons.out"; do
+    "$MUNGE_DIR/munged.log" "$SGE_SPOOL/qmaster/messages" "$SGE_SPOOL"/execd/*/messages "$LOG_DIR/daemons.out"; do
     [[ -e $file ]] || continue
     printf '\n===== %s (last %s lines) =====\n' "$file" "$LOG_LINES"
     tail -n "$LOG_LINES" "$file"
   done
+  slurm_logs
+  sge_logs
+}
+
+slurm_logs() {
   if ! slurmctld_up; then
-    printf '\n(slurmctld is down: no queue to show)\n'
+    printf '\n(slurmctld is down: no Slurm queue to show)\n'
     return 0
   fi
   printf '\n===== sinfo -N -l =====\n'
@@ -576,6 +917,28 @@ cmd_logs() {
       printf '\n===== job output %s (last %s lines) =====\n' "$path" "$LOG_LINES"
       tail -n "$LOG_LINES" "$path"
     done
+}
+
+sge_logs() {
+  if ! sge_qmaster_answers; then
+    printf '\n(sge_qmaster is down: no Grid Engine queue to show)\n'
+    return 0
+  fi
+  printf '\n===== Grid Engine: qstat -f -u "*" =====\n'
+  sge qstat -f -u '*' 2>&1 || true
+  local ids id path
+  ids=$(sge qstat -u '*' 2>/dev/null | awk 'NR > 2 { print $1 }' | sort -un)
+  for id in $ids; do
+    printf '\n===== Grid Engine: qstat -j %s =====\n' "$id"
+    sge qstat -j "$id" 2>&1 || true
+    # Output paths as given to qsub -o, listed as "NONE:NONE:/path" (host:…:path; Skein passes absolute file names).
+    { sge qstat -j "$id" 2>/dev/null | awk '/^(stdout|stderr)_path_list:/ { print $2 }' || true; } | sed 's/.*://' |
+      while IFS= read -r path; do
+        [[ -f $path ]] || continue
+        printf '\n===== job output %s (last %s lines) =====\n' "$path" "$LOG_LINES"
+        tail -n "$LOG_LINES" "$path"
+      done
+  done
 }
 
 usage() {

@@ -1,5 +1,5 @@
 /**
- * Backends by name: "local", "pbs", "slurm", "ssh" are Skein's own packages, installed on demand
+ * Backends by name: "local", "pbs" (or "torque"), "slurm", "ssh", "sge" are Skein's own packages, installed on demand
  * (`npm install @skein/backend-pbs`); anything else is a module path or package name of your own
  * that exports `createBackend`.
  */
@@ -30,6 +30,7 @@ export const BUILTIN_BACKENDS: Readonly<Record<string, string>> = {
   torque: "@skein/backend-pbs",
   slurm: "@skein/backend-slurm",
   ssh: "@skein/backend-ssh",
+  sge: "@skein/backend-sge",
 };
 
 export async function loadBackendModule(name: string, baseDir: string): Promise<BackendModule> {

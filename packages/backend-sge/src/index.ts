@@ -1,0 +1,13 @@
+export { DEFAULT_SUBMIT_ARGS, createBackend, optionKeys, sgeBackend } from "./sge-backend.js";
+export type { SgeCommands, SgeOptions } from "./sge-backend.js";
+export { formatSgeMemory, perSlotBytes, sgeDirectives } from "./directives.js";
+export type { SgeDirectiveOptions } from "./directives.js";
+export { DEFAULT_SHEBANG, sgeJobScript, shellOfShebang } from "./job-script.js";
+export type { SgeJobScriptOptions } from "./job-script.js";
+export { parseQsubJobId } from "./qsub-parse.js";
+export { jobState, parseQstatXml, parseQstatXmlJobs } from "./qstat-parse.js";
+export type { QstatJob } from "./qstat-parse.js";
+export { parseQdelOutput, qdelSettled } from "./qdel-parse.js";
+export type { QdelOutcome } from "./qdel-parse.js";
+export { isQacctNotFound, parseQacct } from "./qacct-parse.js";
+export type { QacctRecord } from "./qacct-parse.js";
