@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseBytes, type JobSpec } from "@skein/core";
-import { formatPbsMemory, pbsDirectives, type PbsDirectiveOptions } from "./directives.js";
+import { formatPbsMemory, nodesInResourceSpec, pbsDirectives, type PbsDirectiveOptions } from "./directives.js";
 
 const job = (overrides: Partial<JobSpec> = {}): JobSpec => ({
   name: "exDaskCluster",
@@ -83,5 +83,29 @@ describe("pbsDirectives", () => {
     const { memoryBytes: _m, walltimeSeconds: _w, ...bare } = job();
     expect(pbsDirectives(bare, torque)).toEqual(["#PBS -N exDaskCluster", "#PBS -l nodes=1:ppn=12", "#PBS -j oe"]);
     expect(pbsDirectives(job({ walltimeSeconds: 50 * 3600 + 61 }), torque)).toContain("#PBS -l walltime=50:01:01");
+  });
+});
+
+describe("jobs on several nodes", () => {
+  it("Torque: nodes=N:ppn=cores per node, mem for the whole job", () => {
+    expect(pbsDirectives(job({ nodes: 2, memoryBytes: parseBytes("32GiB") }), torque).slice(1, 3)).toEqual(["#PBS -l nodes=2:ppn=12", "#PBS -l mem=64gb"]);
+  });
+
+  it("PBS Pro: N chunks of ncpus and mem, scattered over hosts", () => {
+    expect(pbsDirectives(job({ nodes: 2, memoryBytes: parseBytes("32GiB") }), { ...torque, flavor: "pbspro" }).slice(1, 3)).toEqual(["#PBS -l select=2:ncpus=12:mem=32gb", "#PBS -l place=scatter"]);
+  });
+
+  it.each([
+    ["nodes=2:ppn=12", 2],
+    ["nodes=1:c18a:ppn=12", 1],
+    ["nodes=2:ppn=12+1:ppn=4", 3],
+    ["nodes=node01:ppn=4+node02:ppn=4", 2],
+    ["nodes=4:ppn=12,walltime=01:00:00", 4],
+    ["walltime=01:00:00,nodes=3", 3],
+    ["select=2:ncpus=12:mem=32gb", 2],
+    ["select=ncpus=4", 1],
+    ["mem=32gb", undefined],
+  ] as const)("%s asks for %s nodes", (spec, nodes) => {
+    expect(nodesInResourceSpec(spec)).toBe(nodes);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * `#PBS` lines for one job (pure). Torque asks for cores as `nodes=1:ppn=N`, PBS Pro / OpenPBS as
- * `select=1:ncpus=N`; both take `walltime=HH:MM:SS` and memory in their own units.
+ * `select=1:ncpus=N`; both take `walltime=HH:MM:SS` and memory in their own units. A job on several
+ * nodes (`job.nodes`) asks for `nodes=2:ppn=N` (memory for all of them) or `select=2:ncpus=N:mem=…`
+ * with `place=scatter` (one chunk per host).
  */
 import { formatWalltime, type JobSpec } from "@skein/core";
 
@@ -51,7 +53,24 @@ export function formatPbsMemory(bytes: number): string {
 // --- internal ---
 
 function defaultResources(job: JobSpec, flavor: PbsFlavor): string[] {
-  const memory = job.memoryBytes ? formatPbsMemory(job.memoryBytes) : undefined;
-  if (flavor === "pbspro") return [`select=1:ncpus=${job.cores}${memory ? `:mem=${memory}` : ""}`];
-  return [`nodes=1:ppn=${job.cores}`, ...(memory ? [`mem=${memory}`] : [])];
+  const nodes = job.nodes ?? 1;
+  if (flavor === "pbspro") {
+    // PBS Pro's mem is per chunk; one chunk per node, on different hosts.
+    const memory = job.memoryBytes ? formatPbsMemory(job.memoryBytes) : undefined;
+    return [`select=${nodes}:ncpus=${job.cores}${memory ? `:mem=${memory}` : ""}`, ...(nodes > 1 ? ["place=scatter"] : [])];
+  }
+  // Torque's mem is the whole job's.
+  const memory = job.memoryBytes ? formatPbsMemory(job.memoryBytes * nodes) : undefined;
+  return [`nodes=${nodes}:ppn=${job.cores}`, ...(memory ? [`mem=${memory}`] : [])];
+}
+
+/**
+ * How many nodes a resource request asks for: `nodes=2:ppn=12` → 2, `nodes=1:c18a:ppn=12` → 1,
+ * `nodes=2:ppn=12+1:ppn=4` → 3, `nodes=node01+node02` → 2, `select=2:ncpus=12:mem=32gb` → 2;
+ * undefined when it names no nodes (`mem=32gb`).
+ */
+export function nodesInResourceSpec(spec: string): number | undefined {
+  const match = /(?:^|,)\s*(?:nodes|select)=([^,]+)/.exec(spec);
+  if (!match?.[1]) return undefined;
+  return match[1].split("+").reduce((sum, part) => sum + Number(/^\s*(\d+)/.exec(part)?.[1] ?? 1), 0);
 }

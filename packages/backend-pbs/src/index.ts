@@ -1,8 +1,11 @@
 export { createBackend, optionKeys, pbsBackend } from "./pbs-backend.js";
 export type { PbsCommands, PbsOptions } from "./pbs-backend.js";
-export { formatPbsMemory, pbsDirectives } from "./directives.js";
+export { formatPbsMemory, nodesInResourceSpec, pbsDirectives } from "./directives.js";
+export { WRAPPER_ELEMENT_ID, elementIdsOf, pbsArrays } from "./arrays.js";
+export { DEFAULT_WRAPPER_ELEMENT_COMMANDS, parseSqueueStates, withSlurmWrapperElements } from "./slurm-wrapper-elements.js";
+export type { WrapperElementCommands } from "./slurm-wrapper-elements.js";
 export type { PbsDirectiveOptions, PbsFlavor } from "./directives.js";
-export { DEFAULT_SHEBANG, pbsJobScript } from "./job-script.js";
+export { DEFAULT_SHEBANG, arrayIndexVariables, pbsJobScript, pbsNodeLauncher } from "./job-script.js";
 export type { PbsJobScriptOptions } from "./job-script.js";
 export { QSUB_JOB_ID_PATTERN, parseQsubJobId } from "./qsub-parse.js";
 export { isUnknownJobError, matchJobIds, normaliseJobId, parseQstatFull } from "./qstat-parse.js";

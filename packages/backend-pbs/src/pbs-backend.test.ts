@@ -45,12 +45,22 @@ describe("pbs options", () => {
   it("builds a backend named pbs whose script follows the options", () => {
     const backend = pbsBackend({ queue: "batch", account: "proj1", flavor: "pbspro", shebang: "#!/bin/tcsh" });
     expect(backend.name).toBe("pbs");
-    expect(backend.capabilities).toEqual({ walltime: true, logs: true, remoteWorkers: true });
+    expect(backend.capabilities).toEqual({ walltime: true, logs: true, remoteWorkers: true, arrays: true, multiNode: true });
+    expect(typeof backend.submitArray).toBe("function");
     const script = backend.jobScript(job);
     expect(script.split("\n").slice(0, 5)).toEqual(["#!/bin/tcsh", "#PBS -N demo", "#PBS -q batch", "#PBS -A proj1", "#PBS -l select=1:ncpus=2"]);
   });
 
   it("lists every option it accepts in optionKeys", () => {
     for (const key of optionKeys) expect(() => createBackend({ [key]: Symbol("wrong") }, context)).toThrow(new RegExp(`option "${key}"`));
+  });
+});
+
+describe("pbs nodes per job", () => {
+  it("come from the resource request, so Cluster counts nodes × processes workers per job", () => {
+    expect(pbsBackend({ resourceSpec: "nodes=2:ppn=12" }).nodesPerJob).toBe(2);
+    expect(pbsBackend({ resourceSpec: "nodes=1:c18a:ppn=12" }).nodesPerJob).toBe(1);
+    expect(pbsBackend({ resourceSpec: "select=3:ncpus=8:mem=16gb", flavor: "pbspro" }).nodesPerJob).toBe(3);
+    expect(pbsBackend({}).nodesPerJob).toBeUndefined();
   });
 });

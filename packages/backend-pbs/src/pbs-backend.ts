@@ -1,13 +1,16 @@
 /**
  * Torque and PBS Pro / OpenPBS through `qsub`, `qstat -f` and `qdel`. Everything but the directive
- * syntax and the output formats is `createBatchBackend`'s; all policy is `Cluster`'s.
+ * syntax and the output formats is `createBatchBackend`'s; all policy is `Cluster`'s. Job arrays
+ * (`qsub -t` / `-J`) and jobs on several nodes (`nodes=2:ppn=12`, started with pbsdsh) too.
  */
 import * as v from "valibot";
 import { createBatchBackend, validateBackendOptions, type BackendContext, type ClusterBackend } from "@skein/core";
-import type { PbsFlavor } from "./directives.js";
+import { pbsArrays } from "./arrays.js";
+import { nodesInResourceSpec, type PbsFlavor } from "./directives.js";
 import { pbsJobScript } from "./job-script.js";
 import { isUnknownJobError, normaliseJobId, parseQstatFull } from "./qstat-parse.js";
 import { parseQsubJobId } from "./qsub-parse.js";
+import { withSlurmWrapperElements } from "./slurm-wrapper-elements.js";
 
 export interface PbsCommands {
   /** @default ["qsub"] */
@@ -27,6 +30,8 @@ export interface PbsOptions {
    * The resource request, written verbatim as `#PBS -l <resourceSpec>`, e.g. "nodes=1:c18a:ppn=12".
    * It replaces what Skein would derive from cores and memory (`nodes=1:ppn=12` and `mem=…` on
    * Torque, `select=1:ncpus=12:mem=…` on PBS Pro): add `mem=` yourself if your site needs it.
+   * Its node count (`nodes=2:ppn=12`, `select=2:…`) is the number of nodes per job: every node runs
+   * `processes` workers.
    */
   resourceSpec?: string;
   /** More directives, each written as `#PBS <line>` after Skein's own, e.g. ["-m abe", "-l feature=c18a"]. @default [] */
@@ -105,8 +110,12 @@ function buildPbsBackend(input: unknown, sourceOf: (key: string) => string): Clu
     jobExtraDirectives: options.jobExtraDirectives ?? [],
     shebang: options.shebang,
   };
-  return createBatchBackend({
+  const nodesPerJob = options.resourceSpec === undefined ? undefined : nodesInResourceSpec(options.resourceSpec);
+  const backend = createBatchBackend({
     name: "pbs",
+    capabilities: { multiNode: true },
+    arrays: pbsArrays(flavor),
+    nodesPerJob,
     commands: {
       submit: options.commands?.submit ?? ["qsub"],
       // Torque's -x means XML; PBS Pro's keeps finished jobs (with Exit_status) in the answer.
@@ -126,4 +135,6 @@ function buildPbsBackend(input: unknown, sourceOf: (key: string) => string): Clu
     isUnknownJobExit: (result) => isUnknownJobError(result.stderr, result.exitCode),
     normaliseJobId,
   });
+  // Array elements submitted through Slurm's Torque wrappers are read with squeue (see arrays.ts).
+  return withSlurmWrapperElements(backend, undefined, (options.statusCommandTimeout ?? 30) * 1000);
 }

@@ -7,4 +7,6 @@ describeBackendConformance("pbs (Torque wrappers over Slurm)", {
   createHoldingBackend: () => pbsBackend({ queue: "batch", jobExtraDirectives: ["-h"] }),
   service: slurmTorqueWrappers,
   clusterOptions: { interface: "lo" },
+  // vortex and c18a share this host: a 2-node job (started with srun, since the wrappers have no pbsdsh).
+  multiNode: { nodes: 2 },
 });

@@ -56,3 +56,19 @@ describe("slurmDirectives", () => {
     ]);
   });
 });
+
+describe("jobs on several nodes and job arrays", () => {
+  it("ask for N nodes with one task of all of a node's cores on each; --mem is per node", () => {
+    expect(slurmDirectives(job({ nodes: 2 }), { jobExtraDirectives: [] }).slice(0, 5)).toEqual([
+      "#SBATCH --job-name=exDaskCluster",
+      "#SBATCH --nodes=2",
+      "#SBATCH --ntasks-per-node=1",
+      "#SBATCH --cpus-per-task=12",
+      "#SBATCH --mem=30518M",
+    ]);
+  });
+
+  it("name one output file per array element in logDirectory (for a script submitted by hand)", () => {
+    expect(slurmDirectives(job({ arraySize: 3, logDirectory: "/logs" }), { jobExtraDirectives: [] })).toContain("#SBATCH --output=/logs/exDaskCluster-%A.%a.out");
+  });
+});

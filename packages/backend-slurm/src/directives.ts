@@ -1,4 +1,7 @@
-/** `#SBATCH` lines for one job (pure). */
+/**
+ * `#SBATCH` lines for one job (pure). One task with all the job's cores; on several nodes
+ * (`job.nodes`), one task per node with the cores of one node each (`--mem` is per node in Slurm).
+ */
 import { formatWalltime, type JobSpec } from "@skein/core";
 import { resolve } from "node:path";
 
@@ -13,13 +16,14 @@ export interface SlurmDirectiveOptions {
 
 /** The directive lines, each starting with `#SBATCH `. */
 export function slurmDirectives(job: JobSpec, options: SlurmDirectiveOptions): string[] {
-  const lines = [`--job-name=${job.name}`, "--ntasks=1", `--cpus-per-task=${job.cores}`];
+  const nodes = job.nodes ?? 1;
+  const lines = [`--job-name=${job.name}`, ...(nodes > 1 ? [`--nodes=${nodes}`, "--ntasks-per-node=1"] : ["--ntasks=1"]), `--cpus-per-task=${job.cores}`];
   if (job.memoryBytes) lines.push(`--mem=${formatSlurmMemory(job.memoryBytes)}`);
   if (job.walltimeSeconds !== undefined) lines.push(`--time=${formatWalltime(job.walltimeSeconds)}`);
   if (options.partition) lines.push(`--partition=${options.partition}`);
   if (options.account) lines.push(`--account=${options.account}`);
   // For a script submitted by hand; Skein's own submissions name the exact file on sbatch's command line.
-  if (job.logDirectory) lines.push(`--output=${resolve(job.logDirectory, `${job.name}-%j.out`)}`);
+  if (job.logDirectory) lines.push(`--output=${resolve(job.logDirectory, job.arraySize !== undefined ? `${job.name}-%A.%a.out` : `${job.name}-%j.out`)}`);
   lines.push(...options.jobExtraDirectives);
   return lines.map((line) => `#SBATCH ${line}`);
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { JobSpec } from "@skein/core";
+import { asJobId, type JobSpec } from "@skein/core";
+import { SLURM_ARRAYS } from "./slurm-backend.js";
 import { slurmJobScript } from "./job-script.js";
 
 const dir = mkdtempSync(join(tmpdir(), "skein-slurm-script-"));
@@ -47,5 +48,27 @@ describe("slurmJobScript", () => {
     expect(spawnSync(shell, ["-n", path], { encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
     const result = spawnSync(shell, [path], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
     expect([result.status, result.stderr, result.stdout]).toEqual([0, "", `prologue\n${job.workerArgs.join(" ")}\n`]);
+  });
+});
+
+describe("job arrays and jobs on several nodes", () => {
+  const last = (text: string) => text.trimEnd().split("\n").at(-1) ?? "";
+
+  it("an array element names its workers after SLURM_ARRAY_TASK_ID; each node after SLURM_NODEID, started by srun", () => {
+    expect(last(slurmJobScript({ ...job, arraySize: 3 }, { jobExtraDirectives: [] }))).toMatch(/ --name exDaskCluster-0 --name-env SLURM_ARRAY_TASK_ID$/);
+    expect(last(slurmJobScript({ ...job, nodes: 2 }, { jobExtraDirectives: [] }))).toBe(
+      "exec srun --nodes=2 --ntasks=2 --ntasks-per-node=1 --cpus-per-task=2 /usr/bin/env SKEIN_SECRET_FILE=/home/me/.skein/clusters/x/secret 'A=x y'\\!'' /bin/echo ws://10.1.2.3:40123 --nworkers 2 --name exDaskCluster-0 --name-env SLURM_NODEID",
+    );
+  });
+
+  it.each(["tcsh", "sh", "bash"])("array and multi-node scripts pass %s -n", (shell) => {
+    const path = save(`extra-${shell}`, slurmJobScript({ ...job, nodes: 2, arraySize: 2 }, { jobExtraDirectives: [], shebang: "#!/bin/tcsh" }));
+    expect(spawnSync(shell, ["-n", path], { encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+  });
+
+  it("submits arrays with --array=1-N and names elements 12_1 … 12_N", () => {
+    expect(SLURM_ARRAYS.submitArgs(4)).toEqual(["--array=1-4"]);
+    expect(SLURM_ARRAYS.elementIds(asJobId("12"), 3)).toEqual(["12_1", "12_2", "12_3"]);
+    expect(() => SLURM_ARRAYS.elementIds(asJobId("12;cluster"), 3)).toThrow(/not a Slurm job id/);
   });
 });

@@ -48,7 +48,7 @@ describe("slurm options", () => {
   it("builds a backend named slurm", () => {
     const backend = slurmBackend({});
     expect(backend.name).toBe("slurm");
-    expect(backend.capabilities).toEqual({ walltime: true, logs: true, remoteWorkers: true });
+    expect(backend.capabilities).toEqual({ walltime: true, logs: true, remoteWorkers: true, arrays: true, multiNode: true });
   });
 
   it("lists every option it accepts in optionKeys", () => {

@@ -1,9 +1,10 @@
 /**
  * Slurm through `sbatch --parsable`, `squeue` and `scancel`. Everything but the directives and the
- * output formats is `createBatchBackend`'s; all policy is `Cluster`'s.
+ * output formats is `createBatchBackend`'s; all policy is `Cluster`'s. Job arrays
+ * (`sbatch --array=1-N`, elements `12_1`, …) and jobs on several nodes (`--nodes`, `srun`) too.
  */
 import * as v from "valibot";
-import { SKEIN_ERROR_CODES, SkeinError, createBatchBackend, validateBackendOptions, type BackendContext, type ClusterBackend } from "@skein/core";
+import { SKEIN_ERROR_CODES, SkeinError, asJobId, createBatchBackend, validateBackendOptions, type BackendContext, type BatchArrays, type ClusterBackend } from "@skein/core";
 import { slurmJobScript } from "./job-script.js";
 import { parseSbatchJobId } from "./sbatch-parse.js";
 import { SQUEUE_ARGS, isInvalidJobIdError, parseSqueue } from "./squeue-parse.js";
@@ -100,6 +101,8 @@ function buildSlurmBackend(input: unknown, sourceOf: (key: string) => string): C
   };
   return createBatchBackend({
     name: "slurm",
+    capabilities: { multiNode: true },
+    arrays: SLURM_ARRAYS,
     commands: {
       submit: options.commands?.submit ?? ["sbatch", "--parsable"],
       status: options.commands?.status ?? ["squeue", ...SQUEUE_ARGS],
@@ -119,3 +122,13 @@ function buildSlurmBackend(input: unknown, sourceOf: (key: string) => string): C
     isUnknownJobExit: (result) => isInvalidJobIdError(result.stderr, result.exitCode),
   });
 }
+
+/** `sbatch --array=1-N` prints the array's id (`12`); its elements are `12_1` … `12_N` for squeue and scancel alike. */
+export const SLURM_ARRAYS: BatchArrays = {
+  submitArgs: (size) => [`--array=1-${size}`],
+  indexPlaceholder: "%a",
+  elementIds: (arrayId, size) => {
+    if (!/^\d+$/.test(arrayId)) throw new Error(`"${arrayId}" is not a Slurm job id`);
+    return Array.from({ length: size }, (_, i) => asJobId(`${arrayId}_${i + 1}`));
+  },
+};

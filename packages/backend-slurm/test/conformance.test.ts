@@ -9,6 +9,8 @@ describeBackendConformance("slurm", {
   createHoldingBackend: () => slurmBackend({ partition: "batch", jobExtraDirectives: ["--hold"] }),
   service: slurm,
   clusterOptions: { interface: "lo" },
+  // vortex and c18a share this host: a 2-node job is possible.
+  multiNode: { nodes: 2 },
   additionalTests: (ctx) => {
     it("runs its job script under #!/bin/tcsh: the worker connects", async () => {
       const cluster = await ctx.startCluster({ cores: 1, processes: 1 }, slurmBackend({ queue: "batch", shebang: "#!/bin/tcsh" }));

@@ -4,10 +4,12 @@
  * one line saying how to enable it.
  */
 import { describe } from "vitest";
+import { arrayTests } from "./arrays.js";
 import { cancelTests } from "./cancel.js";
 import { closeTests } from "./close-leaves-nothing.js";
 import { failedJobTests } from "./failed-job.js";
 import { useHarness } from "./harness.js";
+import { multiNodeTests } from "./multi-node.js";
 import { resolveConformanceOptions, type ConformanceOptions } from "./options.js";
 import { requireService } from "./require-service.js";
 import { scaleTests } from "./scale.js";
@@ -23,6 +25,8 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
     failedJobTests(ctx);
     scaleTests(ctx);
     closeTests(ctx);
+    arrayTests(ctx);
+    multiNodeTests(ctx);
     options.additionalTests?.(ctx);
   });
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { Cluster, resolveClusterSettings, type ClusterBackend, type ClusterOptions, type JobId, type JobSpec, type JobState } from "@skein/core";
+import { Cluster, resolveClusterSettings, type ClusterBackend, type ClusterOptions, type JobId, type JobSpec, type JobState, type SubmittedArray } from "@skein/core";
 import type { ResolvedConformanceOptions } from "./options.js";
 
 /** Environment variable that marks every process a test starts, so the suite can find leftovers. */
@@ -28,6 +28,8 @@ export interface ConformanceContext {
   jobSpec(code: string, overrides?: Partial<JobSpec>): JobSpec;
   /** Submit and remember the job for clean-up. */
   submit(backend: ClusterBackend, spec: JobSpec): Promise<JobId>;
+  /** Submit a job array (`backend.submitArray`) and remember its elements for clean-up. */
+  submitArray(backend: ClusterBackend, spec: JobSpec & { readonly arraySize: number }): Promise<SubmittedArray>;
   /** Start a Cluster with real workers on `backend` (default: this test's); closed after the test. */
   startCluster(options?: ClusterOptions, backend?: ClusterBackend): Promise<Cluster>;
   /** Poll `status([id])` until the job is in one of `states`; returns the states seen on the way. */
@@ -100,6 +102,14 @@ export function useHarness(options: ResolvedConformanceOptions): ConformanceCont
       ids.push(id);
       state.jobs.set(backend, ids);
       return id;
+    },
+    async submitArray(backend, spec) {
+      if (!backend.submitArray) throw new Error(`[skein-testkit] backend ${backend.name} has no submitArray`);
+      const submitted = await backend.submitArray(spec);
+      const ids = state.jobs.get(backend) ?? [];
+      ids.push(...submitted.elements);
+      state.jobs.set(backend, ids);
+      return submitted;
     },
     async startCluster(clusterOptions = {}, backend) {
       const settings = resolveClusterSettings({

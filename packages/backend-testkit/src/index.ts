@@ -4,4 +4,4 @@ export type { ConformanceContext, StateName } from "./harness.js";
 export { MARK_VARIABLE, processesWithMark } from "./harness.js";
 export { always, commandProblem, requireService, slurm, slurmTorqueWrappers } from "./require-service.js";
 export type { ServiceGate, ServiceProbe } from "./require-service.js";
-export { FAILURE_LINE, failing, sleeper } from "./jobs.js";
+export { ELEMENT_LINE, FAILURE_LINE, arrayElementReporter, failing, sleeper } from "./jobs.js";

@@ -23,6 +23,11 @@ export interface ConformanceOptions {
   jobsRunOnThisHost?: boolean;
   /** An id the system has never issued. @default "99999999" */
   unknownJobId?: string;
+  /**
+   * The system can run one job on this many nodes (at least 2): run the multi-node test (a job's
+   * workers start on every node). Without it that test is skipped, saying so.
+   */
+  multiNode?: { nodes: number };
   /** Backend-specific tests, run with the same helpers and clean-up (unstorage's additionalTests). */
   additionalTests?: (ctx: ConformanceContext) => void;
 }

@@ -21,12 +21,14 @@ async function main(argv: string[]): Promise<number> {
     .option("--port <port>", "Port to listen on (0 picks a free one)", { default: 8786 })
     .option("--interface <name>", 'Listen on this network interface, e.g. "ib0" (overrides --host)')
     .option("--secret-file <path>", "Write a new secret here (0600), or read it from here if it exists")
+    .option("--scheduler-file <path>", "Once listening, write { address, dashboard, pid, host, secretFile } here (0600, atomically) for workers and clients; removed on exit")
     .option("--dashboard-port <port>", "Dashboard port (default 8787, or a free one)")
     .option("--dashboard-host <address>", "Dashboard address", { default: "127.0.0.1" })
     .option("--no-dashboard", "Do not serve the dashboard")
     .example("  skein scheduler --interface ib0 --secret-file ~/.skein/secret")
+    .example("  skein scheduler --host 0.0.0.0 --port 0 --secret-file ~/.skein/secret --scheduler-file ~/.skein/scheduler.json")
     .action((options) => runScheduler(options));
-  cli.command("worker <scheduler>", "Start worker processes (see: skein worker --help)");
+  cli.command("worker [scheduler]", "Start worker processes (see: skein worker --help)");
   cli
     .command("job-script", "Print the job script the configured cluster would submit")
     .option("--config <path>", "Config file to use instead of skein.config.* here")

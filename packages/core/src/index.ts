@@ -16,20 +16,23 @@ export type { CreateClusterOptions, ResolvedCluster } from "./create-cluster.js"
 export { Cluster } from "./cluster/cluster.js";
 export type { ClusterJob, ClusterWorker, ScaleRequest } from "./cluster/cluster.js";
 export { COMMON_OPTION_KEYS, resolveClusterSettings } from "./cluster/cluster-options.js";
-export type { ClusterOptions, ClusterSettings } from "./cluster/cluster-options.js";
-export { buildJobSpec, lifetimeFor } from "./cluster/job-spec.js";
+export type { ClusterOptions, ClusterSettings, SchedulerJobSettings, SchedulerPlacement } from "./cluster/cluster-options.js";
+export { buildJobSpec, buildSchedulerJobSpec, lifetimeFor } from "./cluster/job-spec.js";
+export { readSchedulerFile, removeSchedulerFile, waitForSchedulerFile, writeSchedulerFile } from "./cluster/scheduler-file.js";
+export type { SchedulerFileContents } from "./cluster/scheduler-file.js";
+export type { ClusterScheduler } from "./cluster/remote-scheduler.js";
 export { AdaptivePolicy } from "./cluster/adaptive.js";
 export { JobLedger, forgetJobs, isProcessAlive, ledgerDirectory, readLedger } from "./cluster/job-ledger.js";
 export type { BackendOrigin, LedgerRecord } from "./cluster/job-ledger.js";
 export type { AdaptOptions, Load } from "./cluster/adaptive.js";
-export { defaultWorkerCommand } from "./cluster/worker-command.js";
+export { defaultSchedulerCommand, defaultWorkerCommand } from "./cluster/worker-command.js";
 export { BUILTIN_BACKENDS, loadBackendModule } from "./config/backend-loader.js";
 export type { BackendContext, BackendModule } from "./config/backend-loader.js";
 export { loadConfig, optionsFromEnvironment } from "./config/load-config.js";
 export type { LoadConfigOptions, LoadedConfig } from "./config/load-config.js";
-export type { BackendCapabilities, BackendFactory, ClusterBackend, JobId, JobSpec, JobState } from "./cluster/backend.js";
+export type { BackendCapabilities, BackendFactory, ClusterBackend, JobId, JobSpec, JobState, SubmittedArray } from "./cluster/backend.js";
 export { asJobId } from "./cluster/backend.js";
-export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchBackendDefinition, type BatchCommands, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
+export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchArrays, type BatchBackendDefinition, type BatchCommands, type BatchJobScriptOptions, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
 export {
   RemoteTaskError,
   SKEIN_ERROR_CODES,

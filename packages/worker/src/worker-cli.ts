@@ -2,6 +2,7 @@
  * `skein worker <scheduler-address>` (also installed as `skein-worker`): parse the command line,
  * read the secret from the environment, and run the supervisor.
  */
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { cac } from "cac";
 // Light entry points only: this runs in every job's supervisor, before any worker starts.
@@ -16,10 +17,12 @@ import { runSupervisor, type SupervisorOptions } from "./supervisor.js";
 export async function runWorkerCli(argv: readonly string[], programName = "skein-worker"): Promise<number> {
   const cli = cac(programName);
   cli
-    .command("<scheduler>", "Start worker processes that connect to the scheduler at ws://host:port")
+    .command("[scheduler]", "Start worker processes that connect to the scheduler at ws://host:port (or the one in --scheduler-file)")
+    .option("--scheduler-file <path>", "Read the scheduler's address from this file (written by skein scheduler --scheduler-file), waiting up to the death timeout for it")
     .option("--nworkers <n>", "Worker processes to run", { default: 1 })
     .option("--nthreads <n>", "Executor threads per worker process", { default: 1 })
     .option("--name <name>", "Worker name prefix; workers are <name>-0, <name>-1, …", { default: `${hostname()}-${process.pid}` })
+    .option("--name-env <variables>", "Append -<value> of the first set variable of this comma-separated list to --name (a job array's index, a node's number); repeatable")
     .option("--memory-limit <size>", 'Memory limit per worker process, e.g. "4GB" or "4GiB" (0 = none)', { default: "0" })
     .option("--memory-target <fraction>", "Spill results to disk above this fraction of the limit (results held), or false", { default: DEFAULT_MEMORY_THRESHOLDS.target })
     .option("--memory-spill <fraction>", "Spill results to disk above this fraction of the limit (process memory), or false", { default: DEFAULT_MEMORY_THRESHOLDS.spill })
@@ -34,7 +37,8 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
     .option("--lifetime-stagger <seconds>", "Retire up to this much earlier, at random, so a job's workers leave one by one", { default: 0 })
     .option("--allowed-modules <list>", "Run only functions sent by reference from these module directories and packages, e.g. /shared/lab-code,@lab/sim")
     .option("--watch-stdin", "Exit when standard input closes (used over ssh, so workers never outlive their session)")
-    .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`);
+    .example(`  ${SECRET_ENV}=… ${programName} ws://10.0.0.1:8786 --nworkers 12 --nthreads 1 --interface ib0`)
+    .example(`  ${SECRET_FILE_ENV}=~/.skein/secret ${programName} --scheduler-file ~/.skein/scheduler.json --name job-7 --name-env SLURM_ARRAY_TASK_ID`);
   cli.help((sections) => [
     ...sections,
     {
@@ -53,7 +57,7 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
   }
   if (parsed.options.help || parsed.options.version) return 0;
   try {
-    const options = toSupervisorOptions(parsed.args, parsed.options);
+    const options = await toSupervisorOptions(parsed.args, parsed.options);
     return await runSupervisor(options);
   } catch (error) {
     process.stderr.write(`${programName}: ${isSkeinError(error) ? error.message : (error as Error).stack}\n`);
@@ -61,21 +65,30 @@ export async function runWorkerCli(argv: readonly string[], programName = "skein
   }
 }
 
-function toSupervisorOptions(args: readonly string[], flags: Record<string, unknown>): SupervisorOptions {
-  const scheduler = args[0];
-  if (!scheduler) throw badOption("the scheduler address is required: skein worker ws://host:port");
+async function toSupervisorOptions(args: readonly string[], flags: Record<string, unknown>): Promise<SupervisorOptions> {
+  const schedulerFile = flags.schedulerFile === undefined ? undefined : String(flags.schedulerFile);
+  if (args[0] && schedulerFile) throw badOption("give the scheduler address or --scheduler-file, not both");
+  if (!args[0] && !schedulerFile) throw badOption("the scheduler address is required: skein worker ws://host:port (or --scheduler-file <path>)");
   const secret = secretFromEnvironment();
   if (!secret) throw badOption(`no cluster secret: set ${SECRET_ENV}, or ${SECRET_FILE_ENV} to a 0600 file that holds it`);
+  const deathTimeoutMs = positiveNumber(flags.deathTimeout, "--death-timeout") * 1000;
+  const name = String(flags.name) + nameSuffix(flags.nameEnv, process.env);
+  const nworkers = positiveInteger(flags.nworkers, "--nworkers");
+  const nthreads = positiveInteger(flags.nthreads, "--nthreads");
+  const memoryLimit = parseBytes(String(flags.memoryLimit), "--memory-limit");
+  const memory = parseMemoryFlags(flags);
+  const resources = parseResources(flags.resources);
+  const scheduler = args[0] ?? (await schedulerAddressFromFile(schedulerFile as string, deathTimeoutMs));
   const options: SupervisorOptions = {
     schedulerAddress: scheduler,
     secret,
-    name: String(flags.name),
-    nworkers: positiveInteger(flags.nworkers, "--nworkers"),
-    nthreads: positiveInteger(flags.nthreads, "--nthreads"),
-    memoryLimit: parseBytes(String(flags.memoryLimit), "--memory-limit"),
-    memory: parseMemoryFlags(flags),
-    deathTimeoutMs: positiveNumber(flags.deathTimeout, "--death-timeout") * 1000,
-    resources: parseResources(flags.resources),
+    name,
+    nworkers,
+    nthreads,
+    memoryLimit,
+    memory,
+    deathTimeoutMs,
+    resources,
   };
   if (flags.watchStdin) options.watchStdin = true;
   if (flags.lifetime !== undefined) {
@@ -87,6 +100,49 @@ function toSupervisorOptions(args: readonly string[], flags: Record<string, unkn
   if (flags.host !== undefined) options.host = String(flags.host);
   if (flags.localDirectory !== undefined) options.localDirectory = String(flags.localDirectory);
   return options;
+}
+
+/**
+ * `--name-env SLURM_ARRAY_TASK_ID,PBS_ARRAYID --name-env SLURM_NODEID` → `-3-1`: for each flag, the
+ * value of the first variable of its list that is set. Job scripts use it so that every element of
+ * a job array and every node of a job names its workers differently, without shell code (which
+ * would differ between sh and tcsh).
+ */
+export function nameSuffix(flag: unknown, env: NodeJS.ProcessEnv): string {
+  if (flag === undefined || flag === false) return "";
+  const lists = (Array.isArray(flag) ? flag : [flag]).map(String);
+  let suffix = "";
+  for (const list of lists) {
+    const names = list.split(",").map((n) => n.trim()).filter(Boolean);
+    const found = names.find((n) => env[n] !== undefined && env[n] !== "");
+    if (found === undefined) throw badOption(`--name-env ${list}: none of these variables is set, so the worker names would not be unique (is this a job array / a job on several nodes?)`);
+    const value = env[found] as string;
+    if (!/^[A-Za-z0-9_.]+$/.test(value)) throw badOption(`--name-env: ${found} is ${JSON.stringify(value)}, which cannot be part of a worker name`);
+    suffix += `-${value}`;
+  }
+  return suffix;
+}
+
+/**
+ * The scheduler's address from a scheduler file, waiting for the file (the scheduler's job may
+ * start after the workers' jobs) for up to `timeoutMs`.
+ */
+export async function schedulerAddressFromFile(path: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  let problem = "it does not exist";
+  for (;;) {
+    try {
+      const address = (JSON.parse(readFileSync(path, "utf8")) as { address?: unknown }).address;
+      if (typeof address === "string" && /^wss?:\/\//.test(address)) return address;
+      problem = "it holds no address";
+    } catch (error) {
+      problem = (error as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (error as Error).message;
+    }
+    if (Date.now() >= deadline) throw badOption(`no scheduler address in the scheduler file ${path} after ${Math.round(timeoutMs / 1000)} s (the death timeout): ${problem}`);
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 1000);
+  }
 }
 
 /** `--memory-target 0.6 --memory-spill false …` (also `--no-memory-spill`) → thresholds. */

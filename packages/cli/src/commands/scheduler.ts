@@ -1,6 +1,11 @@
-/** `skein scheduler`: a scheduler on its own, for clients and workers that connect by address. */
+/**
+ * `skein scheduler`: a scheduler on its own, for clients and workers that connect by address, or
+ * that find it through `--scheduler-file` (a scheduler in a batch job).
+ */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
+import { removeSchedulerFile, writeSchedulerFile } from "@skein/core";
 import { startScheduler, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, readSecretFile, secretFromEnvironment } from "@skein/transport";
 import { EXIT_CODES } from "../exit-codes.js";
@@ -10,6 +15,7 @@ interface SchedulerFlags {
   port: number | string;
   interface?: string;
   secretFile?: string;
+  schedulerFile?: string;
   /** `--no-dashboard` (cac sets false). */
   dashboard?: boolean;
   dashboardPort?: number | string;
@@ -32,8 +38,30 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
     process.stderr.write(`skein scheduler: --dashboard-port must be a port number (0-65535), got "${flags.dashboardPort}"\n`);
     return EXIT_CODES.USAGE;
   }
-  const scheduler = await startWithDashboard({ secret, host, port }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
+  // Listening on every interface: give out this machine's name, which the others can resolve.
+  const advertiseHost = host === "0.0.0.0" || host === "::" ? hostname() : undefined;
+  const schedulerFile = flags.schedulerFile === undefined ? undefined : resolve(String(flags.schedulerFile));
+  const scheduler = await startWithDashboard({ secret, host, port, ...(advertiseHost ? { advertiseHost } : {}) }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
+  // Before anything can stop us, so that the file never outlives this process.
+  const stopped = new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  if (schedulerFile) {
+    // Written once listening, atomically and 0600: workers and clients waiting for it can connect at once.
+    mkdirSync(dirname(schedulerFile), { recursive: true, mode: 0o700 });
+    writeSchedulerFile(schedulerFile, {
+      address: scheduler.address,
+      ...(scheduler.dashboard ? { dashboard: scheduler.dashboard.link } : {}),
+      pid: process.pid,
+      host: hostname(),
+      ...(secretFile ? { secretFile } : {}),
+    });
+    process.once("exit", () => removeSchedulerFile(schedulerFile));
+  }
   process.stdout.write(`Skein scheduler listening on ${scheduler.address}\n`);
+  if (schedulerFile) process.stdout.write(`Scheduler file: ${schedulerFile}\n`);
   if (scheduler.dashboard) process.stdout.write(`Dashboard: ${scheduler.dashboard.link}\n`);
   else if (scheduler.dashboardError) process.stdout.write(`Dashboard: not available (${scheduler.dashboardError})\n`);
   process.stdout.write(
@@ -41,19 +69,22 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
       ? `Secret in ${secretFile}: connect with SKEIN_SECRET_FILE=${secretFile}\n`
       : "Secret taken from SKEIN_SECRET / SKEIN_SECRET_FILE.\n",
   );
-  process.stdout.write(`  workers: SKEIN_SECRET_FILE=… skein worker ${scheduler.address} --nworkers 4\n`);
-  process.stdout.write(`  clients: await Client.connect("${scheduler.address}")\n`);
-  await new Promise<void>((resolveStop) => {
-    const stop = () => resolveStop();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  if (schedulerFile) {
+    process.stdout.write(`  workers: SKEIN_SECRET_FILE=… skein worker --scheduler-file ${schedulerFile} --nworkers 4\n`);
+    process.stdout.write(`  clients: await Client.connectSchedulerFile("${schedulerFile}")\n`);
+  } else {
+    process.stdout.write(`  workers: SKEIN_SECRET_FILE=… skein worker ${scheduler.address} --nworkers 4\n`);
+    process.stdout.write(`  clients: await Client.connect("${scheduler.address}")\n`);
+  }
+  await stopped;
+  // Nobody should find a scheduler that is going away.
+  if (schedulerFile) removeSchedulerFile(schedulerFile);
   await scheduler.close({ closeWorkers: true });
   return EXIT_CODES.OK;
 }
 
 /** Start with the dashboard on the port asked for, or on 8787 and else a free port. */
-async function startWithDashboard(options: { secret: string; host: string; port: number }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
+async function startWithDashboard(options: { secret: string; host: string; port: number; advertiseHost?: string }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
   if (dashboard === false) return startScheduler({ ...options, dashboard: false });
   if (dashboard.port !== undefined) return startScheduler({ ...options, dashboard: { host: dashboard.host, port: dashboard.port } });
   try {

@@ -25,7 +25,10 @@ export interface JobSpec {
   readonly memoryPerWorkerBytes?: number;
   /** Wall-clock limit the batch system enforces, in seconds. */
   readonly walltimeSeconds?: number;
-  /** `ws://host:port` of the scheduler the workers connect to. */
+  /**
+   * `ws://host:port` of the scheduler the workers connect to. Empty for the job that runs the
+   * scheduler itself (`scheduler: { inJob: true }`); its workers get `--scheduler-file` instead.
+   */
   readonly schedulerAddress: string;
   /**
    * The cluster secret. Backends pass it by environment (`SKEIN_SECRET`) or a 0600 file,
@@ -38,7 +41,7 @@ export interface JobSpec {
    * `Cluster` for backends with `remoteWorkers`). Jobs point `SKEIN_SECRET_FILE` at it.
    */
   readonly secretFile?: string;
-  /** The command that starts the worker supervisor, as absolute paths: `[node, .../bin.js]`. */
+  /** The command that starts the worker supervisor (or, in the scheduler's job, `skein`), as absolute paths: `[node, .../bin.js]`. */
   readonly workerCommand: readonly string[];
   /** Arguments after the worker command (`--nworkers`, `--nthreads`, `--name`, …), already quoted for nothing. */
   readonly workerArgs: readonly string[];
@@ -50,6 +53,17 @@ export interface JobSpec {
   readonly prologue: readonly string[];
   /** Directory for the job's output file. */
   readonly logDirectory?: string;
+  /**
+   * Nodes the job spans (default 1). With more than one, the job script starts the worker
+   * supervisor once on every node (`srun`, `pbsdsh`), each with `workerProcesses` workers, and
+   * `cores` / `memoryBytes` describe one node. Only given to backends with the `multiNode` capability.
+   */
+  readonly nodes?: number;
+  /**
+   * Set for a job array of this many elements (indices 1..arraySize), passed only to `submitArray`.
+   * Every element runs the same script; the script makes worker names unique per element.
+   */
+  readonly arraySize?: number;
 }
 
 /** What a backend knows of a job. `unknown` is never silently mapped to `exited`. */
@@ -66,6 +80,27 @@ export interface BackendCapabilities {
   readonly logs: boolean;
   /** Workers run on other hosts: the scheduler must listen on an address they can reach. */
   readonly remoteWorkers: boolean;
+  /** `submitArray` submits one job array (`jobArrays: true`). @default false */
+  readonly arrays?: boolean;
+  /** Jobs may span several nodes (`JobSpec.nodes`, the `nodes` option). @default false */
+  readonly multiNode?: boolean;
+}
+
+/**
+ * What `submitArray` returns: the array's own id (as the batch system printed it) and one id per
+ * element, in index order (element 1 first). Element ids are ordinary `JobId`s: `status`, `cancel`
+ * and `logs` take them like any other, so `Cluster` keeps one job record per element and can
+ * cancel or replace each on its own. Cancelling every element cancels the array.
+ *
+ * | system | array id | element ids |
+ * |---|---|---|
+ * | Slurm | `12` | `12_1`, `12_2`, … |
+ * | Torque, PBS Pro | `12[].server` | `12[1].server`, `12[2].server`, … |
+ * | Slurm's Torque wrappers | `12` | `12_1`, `12_2`, … (read with squeue/scancel: the wrappers cannot address elements) |
+ */
+export interface SubmittedArray {
+  readonly id: JobId;
+  readonly elements: readonly JobId[];
 }
 
 export interface ClusterBackend {
@@ -78,6 +113,18 @@ export interface ClusterBackend {
   jobScript(job: JobSpec): string;
   /** Hand the job to the system and return its id. Must not wait for the job to start. */
   submit(job: JobSpec, signal?: AbortSignal): Promise<JobId>;
+  /**
+   * Only with the `arrays` capability: submit `job` as ONE job array of `job.arraySize` elements
+   * (indices 1..arraySize) and return the array's id and its elements' ids. Must not wait for
+   * the elements to start. Backends without arrays leave it out; `submit` is unchanged.
+   */
+  submitArray?(job: JobSpec & { readonly arraySize: number }, signal?: AbortSignal): Promise<SubmittedArray>;
+  /**
+   * Nodes every job spans when the backend's own options decide it (PBS `resourceSpec:
+   * "nodes=2:ppn=12"`). `Cluster` uses it when the `nodes` option is not given, and refuses a
+   * `nodes` option that contradicts it.
+   */
+  readonly nodesPerJob?: number;
   /**
    * One call for many jobs. An id the system no longer knows comes back as
    * `{ state: "exited", exitCode: null, reason }`; a failing status command throws.

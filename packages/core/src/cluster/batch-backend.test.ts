@@ -188,3 +188,86 @@ describe("createBatchBackend error paths (fake commands: the real systems cannot
     expect(error.stderr).toBe("permission denied");
   });
 });
+
+describe("batchJobScript for job arrays and jobs on several nodes", () => {
+  const launcher = ["srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=2"];
+  const last = (text: string) => text.trimEnd().split("\n").at(-1);
+
+  it("lets the worker append the array index to its name (--name-env), without shell code", () => {
+    const text = batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ arraySize: 4 }), arrayIndexVariables: ["PBS_ARRAYID", "SLURM_ARRAY_TASK_ID"] });
+    expect(last(text)).toBe(`exec env SKEIN_SECRET_FILE=${dir}/clusters/x/secret /usr/bin/node /opt/skein/node_modules/@skein/worker/dist/bin.js ws://10.0.0.1:8786 --nworkers 2 --name exDaskCluster-0 --name-env PBS_ARRAYID,SLURM_ARRAY_TASK_ID`);
+  });
+
+  it("starts one supervisor per node through the launcher, with env by its absolute path", () => {
+    const text = batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ nodes: 2, arraySize: 3 }), arrayIndexVariables: ["SLURM_ARRAY_TASK_ID"], multiNode: { launcher, nodeIndexVariables: ["SLURM_NODEID"] } });
+    expect(last(text)).toBe(
+      `exec ${launcher.join(" ")} /usr/bin/env SKEIN_SECRET_FILE=${dir}/clusters/x/secret /usr/bin/node /opt/skein/node_modules/@skein/worker/dist/bin.js ws://10.0.0.1:8786 --nworkers 2 --name exDaskCluster-0 --name-env SLURM_ARRAY_TASK_ID --name-env SLURM_NODEID`,
+    );
+  });
+
+  it("leaves a one-node job without launcher, and refuses what the backend cannot do", () => {
+    expect(last(batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ nodes: 1 }), multiNode: { launcher, nodeIndexVariables: ["SLURM_NODEID"] } }))).toMatch(/^exec env /);
+    expect(() => batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ arraySize: 2 }) })).toThrow(/job array/);
+    expect(() => batchJobScript({ shebang: "#!/bin/sh", directives: [], job: job({ nodes: 2 }) })).toThrow(/2 nodes/);
+  });
+
+  it.each(SHELLS)("a multi-node script whose launcher is sh -c passes %s -n and runs the command once", (shell) => {
+    const shLauncher = ["sh", "-c", 'if command -v no-such-pbsdsh >/dev/null 2>&1; then exec no-such-pbsdsh -u "$@"; fi; exec "$@"', "skein-nodes"];
+    const text = batchJobScript({
+      shebang: `#!/usr/bin/env ${shell}`,
+      directives: [],
+      job: job({ nodes: 2, env: { GREETING: "it's!" }, workerCommand: ["/bin/sh"], workerArgs: ["-c", 'echo "greeting=$GREETING args=$*"', "zero", "a b"] }),
+      multiNode: { launcher: shLauncher, nodeIndexVariables: ["SLURM_NODEID"] },
+    });
+    const path = script(`multinode-${shell}`, text);
+    expect(spawnSync(shell, ["-n", path], { encoding: "utf8" }).status).toBe(0);
+    const result = spawnSync(shell, [path], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe("greeting=it's! args=a b --name-env SLURM_NODEID\n");
+  });
+});
+
+describe("createBatchBackend with job arrays (fake qsub)", () => {
+  it("submits one array, names its elements, and finds each element's own output file", async () => {
+    const calls = join(dir, "array-calls");
+    const qsub = script("array-qsub", `#!/bin/sh\nprintf '%s\\n' "$*" > '${calls}'\necho 12\n`);
+    const backend = createBatchBackend({
+      name: "fake",
+      commands: { submit: [qsub], status: ["true"], cancel: ["true"] },
+      arrays: { submitArgs: (n) => [`--array=1-${n}`], indexPlaceholder: "%a", elementIds: (id, n) => Array.from({ length: n }, (_, i) => asJobId(`${id}_${i + 1}`)) },
+      jobScript: (j) => batchJobScript({ shebang: "#!/bin/sh", directives: [], job: j, arrayIndexVariables: ["SLURM_ARRAY_TASK_ID"] }),
+      submitArgs: (_j, out) => [`--output=${out}`],
+      parseSubmitOutput: (stdout) => asJobId(stdout.trim()),
+      parseStatusOutput: () => new Map(),
+      isUnknownJobExit: () => false,
+    });
+    expect(backend.capabilities.arrays).toBe(true);
+    const logDirectory = mkdtempSync(join(dir, "array-logs-"));
+    const submitted = await backend.submitArray?.({ ...job({ logDirectory }), arraySize: 3 });
+    expect(submitted).toEqual({ id: "12", elements: ["12_1", "12_2", "12_3"] });
+    const argv = spawnSync("cat", [calls], { encoding: "utf8" }).stdout.trim().split(" ");
+    const pattern = argv[0]?.replace("--output=", "") ?? "";
+    expect(pattern).toMatch(/\/exDaskCluster-[0-9a-f]{8}\.%a\.out$/);
+    expect(argv[1]).toBe("--array=1-3");
+    // What Slurm (and its Torque wrappers) write for element 2, and what Torque writes for element 3.
+    writeFileSync(pattern.replace("%a", "2"), "element two\n");
+    writeFileSync(`${pattern}-3`, "element three\n");
+    expect((await backend.logs?.(asJobId("12_2")))?.stdout).toBe("element two\n");
+    expect((await backend.logs?.(asJobId("12_3")))?.stdout).toBe("element three\n");
+  });
+
+  it("has no submitArray without arrays: other backends are unchanged", () => {
+    const backend = createBatchBackend({
+      name: "plain",
+      commands: { submit: ["true"], status: ["true"], cancel: ["true"] },
+      jobScript: (j) => batchJobScript({ shebang: "#!/bin/sh", directives: [], job: j }),
+      submitArgs: () => [],
+      parseSubmitOutput: (stdout) => asJobId(stdout.trim()),
+      parseStatusOutput: () => new Map(),
+      isUnknownJobExit: () => false,
+    });
+    expect(backend.submitArray).toBeUndefined();
+    expect(backend.capabilities).toEqual({ walltime: true, logs: true, remoteWorkers: true });
+    expect(backend.nodesPerJob).toBeUndefined();
+  });
+});

@@ -6,13 +6,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type * as v from "valibot";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { validateOptions } from "../options.js";
-import type { BackendCapabilities, ClusterBackend, JobId, JobSpec, JobState } from "./backend.js";
+import type { BackendCapabilities, ClusterBackend, JobId, JobSpec, JobState, SubmittedArray } from "./backend.js";
 
 export interface BatchCommands {
   /** Submit argv prefix; the backend's submit arguments and the script path follow. */
@@ -63,6 +63,23 @@ export interface BatchBackendDefinition {
   isUnknownJobExit(result: CommandResult): boolean;
   /** How printed and asked ids compare (`1234.server` vs `1234`). @default the id itself */
   normaliseJobId?(id: string): string;
+  /** Job arrays, when the system has them: gives the backend `submitArray` and the `arrays` capability. */
+  readonly arrays?: BatchArrays | undefined;
+  /** Nodes every job spans when the backend's own options say so (see `ClusterBackend.nodesPerJob`). */
+  readonly nodesPerJob?: number | undefined;
+}
+
+/** How a batch system makes, names and reads job arrays. Elements have indices 1..size. */
+export interface BatchArrays {
+  /** Arguments (before the script path) that make the submission an array of indices 1..size: `["--array=1-4"]`, `["-t", "1-4"]`. */
+  submitArgs(size: number): readonly string[];
+  /**
+   * What the system replaces by the element's index in the output path given to `submitArgs`:
+   * `%a` (Slurm, its Torque wrappers), `^array_index^` (PBS Pro). Each element then writes its own file.
+   */
+  readonly indexPlaceholder: string;
+  /** Element ids, in index order, from the id the submit command printed (`12` → `12_1`…, `12[].srv` → `12[1].srv`…). Throws on an id it cannot expand. */
+  elementIds(printedId: JobId, size: number): JobId[];
 }
 
 /** A batch command failed, timed out, or printed what its parser could not read. */
@@ -91,7 +108,8 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
   const { name, commands } = definition;
   const timeouts = { ...DEFAULT_BATCH_TIMEOUTS, ...definition.timeouts };
   const normalise = definition.normaliseJobId ?? ((id: string) => id);
-  const outputFiles = new Map<JobId, string>();
+  /** Where each job's output may be, in order of likelihood (array elements have several candidates). */
+  const outputFiles = new Map<JobId, readonly string[]>();
 
   const run = async (argv: readonly string[], timeout: number, signal?: AbortSignal): Promise<CommandResult> => {
     const [file, ...args] = argv as [string, ...string[]];
@@ -130,37 +148,65 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
     return states;
   };
 
+  const arrays = definition.arrays;
+
+  /** Write the script to a private temporary file, run the submit command, parse the id; the script is gone afterwards. */
+  const submitScript = async (job: JobSpec, extraArgs: readonly string[], outputPath: (file: string) => string, signal?: AbortSignal): Promise<{ id: JobId; outputFile: string }> => {
+    if (!job.secretFile) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `job ${job.name} has no secretFile: batch jobs read the cluster secret from a file (Cluster writes it for backends with remoteWorkers)`);
+    // A private directory per submission, gone right after it: nothing is left even when the
+    // process ends without close().
+    const scriptDir = mkdtempSync(join(tmpdir(), `skein-${name}-`));
+    const token = randomUUID().slice(0, 8);
+    const script = join(scriptDir, `${job.name}-${token}.sh`);
+    const outputFile = outputPath(join(outputDirectory(job), `${job.name}-${token}.out`));
+    writeFileSync(script, definition.jobScript(job), { mode: 0o600 });
+    try {
+      const result = await run([...commands.submit, ...definition.submitArgs(job, outputFile), ...extraArgs, script], timeouts.submit, signal);
+      if (result.exitCode !== 0) throw new BatchCommandError(name, result, `failed with exit code ${result.exitCode}: the job was not submitted`);
+      try {
+        return { id: definition.parseSubmitOutput(result.stdout), outputFile };
+      } catch (error) {
+        throw new BatchCommandError(name, result, `exited 0 but printed no job id Skein can read: ${(error as Error).message}`, { cause: error });
+      }
+    } finally {
+      // Every batch system copies the script when it accepts the job.
+      rmSync(scriptDir, { recursive: true, force: true });
+    }
+  };
+
   return {
     name,
-    capabilities: { walltime: true, logs: true, remoteWorkers: true, ...definition.capabilities },
+    capabilities: { walltime: true, logs: true, remoteWorkers: true, ...(arrays ? { arrays: true } : {}), ...definition.capabilities },
     defaultPollIntervalSeconds: definition.defaultPollIntervalSeconds ?? 5,
     jobScript: (job) => definition.jobScript(job),
 
     async submit(job, signal) {
-      if (!job.secretFile) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `job ${job.name} has no secretFile: batch jobs read the cluster secret from a file (Cluster writes it for backends with remoteWorkers)`);
-      // A private directory per submission, gone right after it: nothing is left even when the
-      // process ends without close().
-      const scriptDir = mkdtempSync(join(tmpdir(), `skein-${name}-`));
-      const token = randomUUID().slice(0, 8);
-      const script = join(scriptDir, `${job.name}-${token}.sh`);
-      const outputFile = join(outputDirectory(job), `${job.name}-${token}.out`);
-      writeFileSync(script, definition.jobScript(job), { mode: 0o600 });
-      try {
-        const result = await run([...commands.submit, ...definition.submitArgs(job, outputFile), script], timeouts.submit, signal);
-        if (result.exitCode !== 0) throw new BatchCommandError(name, result, `failed with exit code ${result.exitCode}: the job was not submitted`);
-        let id: JobId;
-        try {
-          id = definition.parseSubmitOutput(result.stdout);
-        } catch (error) {
-          throw new BatchCommandError(name, result, `exited 0 but printed no job id Skein can read: ${(error as Error).message}`, { cause: error });
-        }
-        outputFiles.set(id, outputFile);
-        return id;
-      } finally {
-        // Every batch system copies the script when it accepts the job.
-        rmSync(scriptDir, { recursive: true, force: true });
-      }
+      const { id, outputFile } = await submitScript(job, [], (file) => file, signal);
+      outputFiles.set(id, [outputFile]);
+      return id;
     },
+
+    ...(arrays
+      ? {
+          async submitArray(job: JobSpec & { readonly arraySize: number }, signal?: AbortSignal): Promise<SubmittedArray> {
+            const size = job.arraySize;
+            if (!Number.isInteger(size) || size < 1) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `a job array needs a whole number of elements, got ${String(size)}`);
+            // One output file per element: the system puts the index where the placeholder is.
+            const { id, outputFile } = await submitScript(job, arrays.submitArgs(size), (file) => file.replace(/\.out$/, `.${arrays.indexPlaceholder}.out`), signal);
+            let elements: JobId[];
+            try {
+              elements = arrays.elementIds(id, size);
+            } catch (error) {
+              // The array exists but cannot be addressed: do not leave it behind.
+              await run([...commands.cancel, id], timeouts.cancel).catch(() => undefined);
+              throw new SkeinError(name, SKEIN_ERROR_CODES.COMMAND_FAILED, `submitted job array ${id}, but cannot name its elements (${(error as Error).message}); it was cancelled`, { cause: error });
+            }
+            elements.forEach((element, i) => outputFiles.set(element, elementOutputFiles(outputFile, arrays.indexPlaceholder, i + 1)));
+            return { id, elements };
+          },
+        }
+      : {}),
+    ...(definition.nodesPerJob !== undefined ? { nodesPerJob: definition.nodesPerJob } : {}),
 
     status,
 
@@ -176,8 +222,9 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
     },
 
     async logs(id) {
-      const file = outputFiles.get(id);
-      if (!file) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `job ${id} was not submitted by this backend, so its output file is not known`);
+      const files = outputFiles.get(id);
+      if (!files) throw new SkeinError(name, SKEIN_ERROR_CODES.BAD_OPTION, `job ${id} was not submitted by this backend, so its output file is not known`);
+      const file = files.find((f) => existsSync(f)) ?? (files[0] as string);
       return { stdout: readTail(file, LOG_TAIL_BYTES), stderr: "" };
     },
 
@@ -197,6 +244,15 @@ function outputDirectory(job: JobSpec): string {
   const dir = job.logDirectory ? resolve(job.logDirectory) : join(dirname(job.secretFile as string), "jobs");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/**
+ * Where element `index` of an array writes its output, given the path with the placeholder:
+ * the placeholder replaced (Slurm, its Torque wrappers, PBS Pro), or the literal path with
+ * `-<index>` appended (Torque, which appends the index to the file name it was given).
+ */
+function elementOutputFiles(pattern: string, placeholder: string, index: number): string[] {
+  return [pattern.replace(placeholder, String(index)), `${pattern}-${index}`, pattern];
 }
 
 function readTail(file: string, bytes: number): string {
@@ -241,20 +297,59 @@ export function quoteWord(word: string): string {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** What `batchJobScript` needs; the last two only for backends with arrays / multi-node jobs. */
+export interface BatchJobScriptOptions {
+  readonly shebang: string;
+  readonly directives: readonly string[];
+  readonly job: JobSpec;
+  /**
+   * Job arrays: the environment variables that hold an element's index, the first one set wins
+   * (`["SLURM_ARRAY_TASK_ID"]`, `["PBS_ARRAYID", "SLURM_ARRAY_TASK_ID"]`). When `job.arraySize` is
+   * set the worker gets `--name-env <vars>`, so element 3 of a job named `c-0` has workers `c-0-3-<i>`.
+   */
+  readonly arrayIndexVariables?: readonly string[] | undefined;
+  /**
+   * Jobs on several nodes (`job.nodes` > 1): the words that run the rest of the line once on every
+   * node of the job (`srun --ntasks-per-node=1 …`), and the variables that hold the node's index
+   * there (`SLURM_NODEID`), appended to worker names with `--name-env`.
+   */
+  readonly multiNode?: { readonly launcher: readonly string[]; readonly nodeIndexVariables: readonly string[] } | undefined;
+}
+
 /**
  * A job script that runs under sh, bash and tcsh alike: no `export`, no `$PBS_*` variables (tcsh
  * stops at an undefined one, and Slurm's wrappers define none), every word quoted. The worker gets
  * its environment, including `SKEIN_SECRET_FILE`, through `env` and replaces the shell (`exec`),
- * so the batch system's signals reach it directly.
+ * so the batch system's signals reach it directly. Array indices and node numbers are read by the
+ * worker itself (`--name-env`), so the script needs no shell conditionals. On several nodes the
+ * last line is `exec <launcher> /usr/bin/env … worker …`: the launcher starts one supervisor per node.
  */
-export function batchJobScript(options: { shebang: string; directives: readonly string[]; job: JobSpec }): string {
+export function batchJobScript(options: BatchJobScriptOptions): string {
   const { job } = options;
   const { SKEIN_SECRET_FILE: _replaced, ...extra } = job.env;
   const env = { ...(job.secretFile ? { SKEIN_SECRET_FILE: job.secretFile } : {}), ...extra };
   for (const key of Object.keys(env)) {
     if (!ENV_NAME.test(key)) throw new SkeinError("job-script", SKEIN_ERROR_CODES.BAD_OPTION, `environment variable name ${JSON.stringify(key)} (option "env") must be letters, digits and "_", not starting with a digit`);
   }
-  const words = ["exec", "env", ...Object.entries(env).map(([k, value]) => quoteWord(`${k}=${value}`)), ...[...job.workerCommand, ...job.workerArgs].map(quoteWord)];
+  const nameEnv: string[] = [];
+  if (job.arraySize !== undefined) {
+    if (!options.arrayIndexVariables?.length) throw new SkeinError("job-script", SKEIN_ERROR_CODES.BAD_OPTION, `job ${job.name} is a job array, but this backend's script knows no array index variable`);
+    nameEnv.push("--name-env", options.arrayIndexVariables.join(","));
+  }
+  const multiNode = (job.nodes ?? 1) > 1;
+  if (multiNode) {
+    if (!options.multiNode) throw new SkeinError("job-script", SKEIN_ERROR_CODES.BAD_OPTION, `job ${job.name} spans ${job.nodes} nodes, but this backend cannot start workers on several nodes`);
+    nameEnv.push("--name-env", options.multiNode.nodeIndexVariables.join(","));
+  }
+  const words = [
+    "exec",
+    // A launcher may not search the PATH (pbsdsh): name env by its absolute path there.
+    ...(multiNode && options.multiNode ? [...options.multiNode.launcher, "/usr/bin/env"] : ["env"]),
+    ...Object.entries(env).map(([k, value]) => `${k}=${value}`),
+    ...job.workerCommand,
+    ...job.workerArgs,
+    ...nameEnv,
+  ];
   return [
     options.shebang,
     ...options.directives,
@@ -262,7 +357,7 @@ export function batchJobScript(options: { shebang: string; directives: readonly 
     ...job.prologue,
     // Torque and PBS Pro start jobs in $HOME, Slurm in the submit directory: only an absolute path means the same in both.
     ...(job.logDirectory ? [`cd ${quoteWord(resolve(job.logDirectory))}`] : []),
-    words.join(" "),
+    words.map(quoteWord).join(" "),
     "",
   ].join("\n");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildJobSpec } from "./job-spec.js";
+import { buildJobSpec, buildSchedulerJobSpec } from "./job-spec.js";
 import { resolveClusterSettings } from "./cluster-options.js";
 
 describe("cluster settings", () => {
@@ -63,5 +63,37 @@ describe("queue caps and launchers", () => {
     const settings = resolveClusterSettings({ workerLauncher: ["srun", "--ntasks=1"] });
     const spec = buildJobSpec(settings, { index: 0, schedulerAddress: "ws://h:1", secret: "s", workerCommand: ["/usr/bin/node", "/opt/w/bin.js"] });
     expect(spec.workerCommand).toEqual(["srun", "--ntasks=1", "/usr/bin/node", "/opt/w/bin.js"]);
+  });
+});
+
+describe("job arrays, nodes and the scheduler in a job (settings and specs)", () => {
+  it("defaults to plain one-node jobs and an in-process scheduler", () => {
+    expect(resolveClusterSettings({})).toMatchObject({ jobArrays: false, nodes: undefined, schedulerJob: undefined });
+  });
+
+  it("reads scheduler: { inJob } with its own cores, memory and walltime (else the cluster's walltime)", () => {
+    expect(resolveClusterSettings({ walltime: "01:00:00", scheduler: { inJob: true } }).schedulerJob).toMatchObject({ cores: 1, walltimeSeconds: 3600, startTimeoutSeconds: 600, file: undefined });
+    expect(resolveClusterSettings({ walltime: "01:00:00", scheduler: { inJob: true, walltime: "02:00:00", memory: "4GB", cores: 2, startTimeout: 30 } }).schedulerJob).toMatchObject({ cores: 2, memoryBytes: 4e9, walltimeSeconds: 7200, startTimeoutSeconds: 30 });
+    expect(resolveClusterSettings({ scheduler: { inJob: false, cores: 4 } }).schedulerJob).toBeUndefined();
+    expect(() => resolveClusterSettings({ scheduler: { inJob: true, where: "login" } as never })).toThrow(/scheduler/);
+    expect(() => resolveClusterSettings({ nodes: 0 })).toThrow(/nodes/);
+  });
+
+  it("points workers at the scheduler file instead of an address, and records the nodes per job", () => {
+    const settings = resolveClusterSettings({ name: "c", cores: 4, processes: 2 });
+    const spec = buildJobSpec(settings, { index: 3, schedulerAddress: "ws://h:1", schedulerFile: "/shared/c/scheduler.json", secret: "s", workerCommand: ["/usr/bin/node", "/w/bin.js"], nodes: 2 });
+    expect(spec.workerArgs.slice(0, 4)).toEqual(["--scheduler-file", "/shared/c/scheduler.json", "--nworkers", "2"]);
+    expect(spec.nodes).toBe(2);
+    expect(buildJobSpec(settings, { index: 0, schedulerAddress: "ws://h:1", secret: "s", workerCommand: ["/usr/bin/node", "/w/bin.js"], nodes: 1 }).nodes).toBeUndefined();
+  });
+
+  it("builds the scheduler's job: skein scheduler with the file, the secret file and the cluster's interface", () => {
+    const settings = resolveClusterSettings({ name: "c", interface: "ib0", walltime: "00:30:00", scheduler: { inJob: true, memory: "2GB" } });
+    const spec = buildSchedulerJobSpec(settings, { secret: "s", secretFile: "/shared/c/secret", schedulerFile: "/shared/c/scheduler.json", command: ["/usr/bin/node", "/cli/dist/cli.js"] });
+    expect(spec).toMatchObject({ name: "c-scheduler", cores: 1, memoryBytes: 2e9, walltimeSeconds: 1800, secretFile: "/shared/c/secret", workerCommand: ["/usr/bin/node", "/cli/dist/cli.js"] });
+    expect(spec.workerArgs).toEqual(["scheduler", "--scheduler-file", "/shared/c/scheduler.json", "--secret-file", "/shared/c/secret", "--port", "0", "--interface", "ib0", "--dashboard-port", "0", "--dashboard-host", "0.0.0.0"]);
+    expect(spec.workerArgs.join(" ")).not.toContain("s ");
+    const noInterface = buildSchedulerJobSpec(resolveClusterSettings({ name: "c", dashboard: false, scheduler: { inJob: true } }), { secret: "s", secretFile: "/f", schedulerFile: "/g", command: ["n", "c"] });
+    expect(noInterface.workerArgs.slice(-3)).toEqual(["--host", "0.0.0.0", "--no-dashboard"]);
   });
 });

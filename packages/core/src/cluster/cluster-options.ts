@@ -72,6 +72,42 @@ export interface ClusterOptions {
    * or `["aprun", "-n", "1"]`: the job script prefixes the worker command with it. @default []
    */
   workerLauncher?: string[];
+  /**
+   * Nodes per job. With more than one, every node of a job runs `processes` workers (started with
+   * `srun` / `pbsdsh`), and `cores` and `memory` describe one node: `scale(n)` submits
+   * ceil(n / (nodes × processes)) jobs. PBS reads it from `resourceSpec: "nodes=2:ppn=12"` too. @default 1
+   */
+  nodes?: number;
+  /**
+   * Submit the jobs `scale` asks for as ONE job array (`qsub -t 1-N`, `qsub -J 1-N`,
+   * `sbatch --array=1-N`) instead of N jobs. Each element is still a job of its own to the cluster:
+   * watched, cancelled and replaced one by one. Needs a backend with job arrays (pbs, slurm). @default false
+   */
+  jobArrays?: boolean;
+  /** Where the scheduler runs: in this process (the default), or in a batch job of its own (`{ inJob: true }`). */
+  scheduler?: SchedulerPlacement;
+}
+
+/**
+ * `scheduler: { inJob: true }`: the scheduler runs in a batch job of its own (same backend, same
+ * queue), started with `skein scheduler --scheduler-file <file>`; the workers and this process find
+ * it through that file, and this process only runs the client. Closing the cluster ends that job.
+ */
+export interface SchedulerPlacement {
+  /** Run the scheduler in a batch job. @default false */
+  inJob?: boolean;
+  /** Cores for the scheduler's job. @default 1 */
+  cores?: number;
+  /** Memory for the scheduler's job ("4GB"). @default the backend's default */
+  memory?: string | number;
+  /** Walltime of the scheduler's job; when it ends, the cluster ends. @default the cluster's walltime */
+  walltime?: string | number;
+  /** The scheduler file, on a filesystem this host and the compute nodes share. @default <sharedDirectory>/clusters/<cluster>/scheduler.json */
+  file?: string;
+  /** Seconds to wait for the scheduler's job to start and write the file (time in the queue included). @default 600 */
+  startTimeout?: number;
+  /** How the job starts the scheduler: [node, path/to/@skein/cli/dist/cli.js]. @default this node and the installed @skein/cli */
+  command?: string[];
 }
 
 export const COMMON_OPTION_KEYS = [
@@ -101,9 +137,25 @@ export const COMMON_OPTION_KEYS = [
   "maxJobs",
   "maxQueuedJobs",
   "workerLauncher",
+  "nodes",
+  "jobArrays",
+  "scheduler",
 ] as const satisfies readonly (keyof ClusterOptions)[];
 
 const positiveSeconds = v.pipe(v.number("must be a number of seconds"), v.gtValue(0, "must be more than 0"));
+
+const SchedulerSchema = v.strictObject(
+  {
+    inJob: v.optional(v.boolean("must be true or false")),
+    cores: v.optional(positiveInteger),
+    memory: v.optional(v.union([v.string(), v.number()], 'must be bytes or a size like "4GB"')),
+    walltime: v.optional(v.union([v.string(), v.number()], 'must be "HH:MM:SS" or seconds')),
+    file: v.optional(v.pipe(v.string("must be a file path"), v.minLength(1, "must not be empty"))),
+    startTimeout: v.optional(positiveSeconds),
+    command: v.optional(v.pipe(v.array(v.string(), "must be an array of strings"), v.minLength(1, "must not be empty"))),
+  },
+  'must be an object like { inJob: true, walltime: "02:00:00" } (keys: inJob, cores, memory, walltime, file, startTimeout, command)',
+);
 
 const CommonSchema = v.object({
   backend: v.optional(v.pipe(v.string("must be a backend name or module"), v.minLength(1, "must not be empty"))),
@@ -132,6 +184,9 @@ const CommonSchema = v.object({
   maxJobs: v.optional(positiveInteger),
   maxQueuedJobs: v.optional(positiveInteger),
   workerLauncher: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not contain empty words")), 'must be an array of words, e.g. ["srun", "--ntasks=1"]')),
+  nodes: v.optional(positiveInteger),
+  jobArrays: v.optional(v.boolean("must be true or false")),
+  scheduler: v.optional(SchedulerSchema),
 });
 
 /** Options after validation and unit conversion. */
@@ -164,6 +219,21 @@ export interface ClusterSettings {
   readonly maxJobs: number | undefined;
   readonly maxQueuedJobs: number | undefined;
   readonly workerLauncher: readonly string[];
+  /** Nodes per job when the `nodes` option was given; else the backend decides (`nodesPerJob`), else 1. */
+  readonly nodes: number | undefined;
+  readonly jobArrays: boolean;
+  /** Set when the scheduler runs in a batch job (`scheduler: { inJob: true }`). */
+  readonly schedulerJob: SchedulerJobSettings | undefined;
+}
+
+export interface SchedulerJobSettings {
+  readonly cores: number;
+  readonly memoryBytes: number | undefined;
+  readonly walltimeSeconds: number | undefined;
+  /** Absolute path of the scheduler file, when given. */
+  readonly file: string | undefined;
+  readonly startTimeoutSeconds: number;
+  readonly command: readonly string[] | undefined;
 }
 
 /**
@@ -208,6 +278,26 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     maxJobs: o.maxJobs,
     maxQueuedJobs: o.maxQueuedJobs,
     workerLauncher: o.workerLauncher ?? [],
+    nodes: o.nodes,
+    jobArrays: o.jobArrays ?? false,
+    schedulerJob: schedulerJobSettings(o.scheduler, o.walltime, sourceOf),
+  };
+}
+
+function schedulerJobSettings(
+  scheduler: v.InferOutput<typeof SchedulerSchema> | undefined,
+  clusterWalltime: string | number | undefined,
+  sourceOf: (key: string) => string,
+): SchedulerJobSettings | undefined {
+  if (!scheduler?.inJob) return undefined;
+  const walltime = scheduler.walltime ?? clusterWalltime;
+  return {
+    cores: scheduler.cores ?? 1,
+    memoryBytes: scheduler.memory === undefined ? undefined : parseBytes(scheduler.memory, `option "scheduler.memory" from ${sourceOf("scheduler")}`),
+    walltimeSeconds: walltime === undefined ? undefined : parseWalltime(walltime, `option "${scheduler.walltime === undefined ? "walltime" : "scheduler.walltime"}" from ${sourceOf(scheduler.walltime === undefined ? "walltime" : "scheduler")}`),
+    file: scheduler.file === undefined ? undefined : expandHome(scheduler.file),
+    startTimeoutSeconds: scheduler.startTimeout ?? 600,
+    command: scheduler.command,
   };
 }
 

@@ -15,6 +15,7 @@ import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.
 import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
 import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
+import { RemoteScheduler, type ClusterScheduler } from "./remote-scheduler.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { defaultWorkerCommand } from "./worker-command.js";
 
@@ -32,7 +33,10 @@ const PREFLIGHT_AFTER_MS = 3_000;
 const DASHBOARD_LOG_LINES = 40;
 
 export interface ClusterJob {
+  /** The job's id; for an element of a job array, the element's own id (`12_3`, `12[3].server`). */
   readonly id: JobId;
+  /** The job array this job is an element of (`jobArrays: true`). */
+  readonly arrayId?: JobId;
   /** Workers of this job are named `<workerPrefix>-<i>`. */
   readonly workerPrefix: string;
   readonly state: JobState;
@@ -51,6 +55,8 @@ export interface ClusterWorker {
 
 interface JobRecord {
   readonly id: JobId;
+  /** Set for an element of a job array: the array's id. */
+  readonly arrayId: JobId | undefined;
   readonly index: number;
   readonly workerPrefix: string;
   state: JobState;
@@ -78,7 +84,13 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   readonly backend: ClusterBackend;
   readonly secret: string;
   readonly settings: ClusterSettings;
-  readonly #scheduler: Scheduler;
+  /** The scheduler, in this process (`#local`) or in a batch job (`#remote`). */
+  readonly #scheduler: ClusterScheduler;
+  readonly #local: Scheduler | undefined;
+  readonly #remote: RemoteScheduler | undefined;
+  /** Workers one job brings: nodes × processes. */
+  readonly workersPerJob: number;
+  readonly #nodes: number;
   readonly #jobs = new Map<JobId, JobRecord>();
   readonly #listeners = new Set<() => void>();
   readonly #workerCommand: readonly string[];
@@ -101,36 +113,55 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #capped = false;
   readonly #toldCapped = new Set<string>();
 
-  private constructor(backend: ClusterBackend, settings: ClusterSettings, scheduler: Scheduler, secret: string, secretFile: SecretFile | undefined, ledger: JobLedger | undefined) {
+  private constructor(
+    backend: ClusterBackend,
+    settings: ClusterSettings,
+    scheduler: { local: Scheduler; remote?: undefined } | { local?: undefined; remote: RemoteScheduler },
+    secret: string,
+    secretFile: SecretFile | undefined,
+    ledger: JobLedger | undefined,
+    nodes: number,
+  ) {
     this.#secretFile = secretFile;
     this.#ledger = ledger;
     this.backend = backend;
     this.settings = settings;
     this.name = settings.name;
     this.secret = secret;
-    this.#scheduler = scheduler;
+    this.#local = scheduler.local;
+    this.#remote = scheduler.remote;
+    this.#scheduler = (scheduler.local ?? scheduler.remote) as ClusterScheduler;
+    this.#nodes = nodes;
+    this.workersPerJob = nodes * settings.processes;
     this.#workerCommand = settings.workerCommand ?? defaultWorkerCommand();
-    scheduler.onWorkersChanged((workers) => this.#onWorkersChanged(workers));
+    this.#scheduler.onWorkersChanged((workers) => this.#onWorkersChanged(workers));
+    this.#remote?.onLost(() => this.#notify());
     trackCluster(this);
     this.#connectDashboard();
   }
 
-  /** Start a scheduler for this cluster; no jobs run until `scale`. */
   /**
-   * Start a scheduler for this cluster; no jobs run until `scale`. `origin` says how to build the
-   * backend again from another process, so `skein jobs cancel` can clean up after a dead client.
+   * Start a scheduler for this cluster, in this process or (with `scheduler: { inJob: true }`) in a
+   * batch job of its own; no worker jobs run until `scale`. `origin` says how to build the backend
+   * again from another process, so `skein jobs cancel` can clean up after a dead client.
    */
   static async start(backend: ClusterBackend, settings: ClusterSettings, origin?: BackendOrigin): Promise<Cluster> {
+    const nodes = checkBackendFits(backend, settings);
     const secret = generateSecret();
-    const { host, advertiseHost } = schedulerHostFor(backend, settings);
     const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
+    // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
+    const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
     try {
-      const scheduler = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}), dashboard: dashboardOptionsFor(settings) });
-      // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
-      const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
-      return new Cluster(backend, settings, scheduler, secret, secretFile, ledger);
+      if (settings.schedulerJob) {
+        const remote = await RemoteScheduler.start({ backend, settings, secret, secretFile: (secretFile as SecretFile).path, ledger });
+        return new Cluster(backend, settings, { remote }, secret, secretFile, ledger, nodes);
+      }
+      const { host, advertiseHost } = schedulerHostFor(backend, settings);
+      const local = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}), dashboard: dashboardOptionsFor(settings) });
+      return new Cluster(backend, settings, { local }, secret, secretFile, ledger, nodes);
     } catch (error) {
       secretFile?.remove();
+      if (ledger && ledger.jobCount === 0) ledger.remove();
       throw error;
     }
   }
@@ -140,9 +171,18 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     return this.#scheduler.address;
   }
 
-  /** The scheduler, for tests and tools (its `state` is read-only). */
+  /**
+   * The in-process scheduler, for tests and tools (its `state` is read-only). Throws when the
+   * scheduler runs in a batch job (`scheduler: { inJob: true }`): see `schedulerJob`.
+   */
   get scheduler(): Scheduler {
-    return this.#scheduler;
+    if (!this.#local) throw badOption("cluster", `cluster ${this.name}'s scheduler runs in batch job ${this.#remote?.jobId}, not in this process`);
+    return this.#local;
+  }
+
+  /** With `scheduler: { inJob: true }`: the scheduler's batch job and its scheduler file (give the file to `Client.connectSchedulerFile` or `skein worker --scheduler-file`). */
+  get schedulerJob(): { readonly id: JobId; readonly schedulerFile: string } | undefined {
+    return this.#remote ? { id: this.#remote.jobId, schedulerFile: this.#remote.file } : undefined;
   }
 
   // --- dashboard ---
@@ -153,12 +193,13 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
    * link shows the cluster, it cannot run anything on it.
    */
   get dashboardLink(): string | undefined {
-    return this.#scheduler.dashboard?.link;
+    return this.#local ? this.#local.dashboard?.link : this.#remote?.dashboardLink;
   }
 
   /** Show this cluster's jobs on its scheduler's dashboard (the scheduler itself knows no jobs). */
   #connectDashboard(): void {
-    const dashboard = this.#scheduler.dashboard;
+    // A scheduler in a batch job serves its own dashboard, without this cluster's jobs.
+    const dashboard = this.#local?.dashboard;
     if (!dashboard) return;
     // When each job was first seen running (a worker connected, or the batch system said so) and gone.
     const startedAt = new Map<JobId, number>();
@@ -211,6 +252,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const workers = this.#scheduler.workers;
     return this.#liveJobs().map((job) => ({
       id: job.id,
+      ...(job.arrayId ? { arrayId: job.arrayId } : {}),
       workerPrefix: job.workerPrefix,
       state: job.state,
       submittedAt: job.submittedAt,
@@ -251,16 +293,19 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
    */
   adapt(options: AdaptOptions = {}): { stop(): void } {
     this.#checkOpen("adapt");
+    if (this.#remote) {
+      throw badOption("cluster", `adapt() needs the scheduler in this process: cluster ${this.name}'s scheduler runs in batch job ${this.#remote.jobId}, whose load this process cannot see. Use scale(n).`);
+    }
     const checked = validateAdaptOptions(options);
     this.#stopAdaptive();
     const policy = new AdaptivePolicy(checked);
     const tick = () => {
       if (this.#closing || !this.#adaptive) return;
       if (this.#failuresInARow >= MAX_FAILURES_IN_A_ROW) return;
-      const planned = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length * this.settings.processes;
+      const planned = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length * this.workersPerJob;
       const workers = policy.decide(this.#scheduler.workload(), planned);
-      const jobs = Math.ceil(workers / this.settings.processes);
-      if (jobs !== this.#targetJobs || jobs * this.settings.processes !== planned) {
+      const jobs = Math.ceil(workers / this.workersPerJob);
+      if (jobs !== this.#targetJobs || jobs * this.workersPerJob !== planned) {
         this.#targetJobs = jobs;
         void this.#reconcile();
       }
@@ -295,8 +340,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       const check = () => {
         if (this.#closed || this.#closing) return finish(closedError("cluster", `cluster ${this.name} closed while waiting for ${n} workers`));
         if (this.#scheduler.workerCount >= n) return finish();
+        if (this.#remote?.lost) return finish(this.#remote.lost);
         const failed = [...this.#jobs.values()].filter((j) => j.failure);
-        const possible = this.#scheduler.workerCount + this.#liveJobs().filter((j) => !j.connected && !j.failure).length * this.settings.processes;
+        const possible = this.#scheduler.workerCount + this.#liveJobs().filter((j) => !j.connected && !j.failure).length * this.workersPerJob;
         if (failed.length > 0 && possible < n) finish(failed[0]?.failure);
       };
       const timer =
@@ -334,7 +380,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const job of this.#liveJobs()) job.cancelRequested = true;
     try {
       if (ids.length > 0) this.backend.cancelSync?.(ids);
-      if (ids.length === 0 || this.backend.cancelSync) this.#ledger?.remove();
+      this.#remote?.stopNow();
+      if ((ids.length === 0 && !this.#remote) || this.backend.cancelSync) this.#ledger?.remove();
     } catch {
       // Last resort while the process exits: the ledger keeps the jobs for `skein jobs cancel`.
     }
@@ -346,7 +393,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#stopAdaptive();
     this.#targetJobs = 0;
     const live = this.#liveJobs();
-    await this.#cancelJobs(live).catch(() => undefined);
+    await Promise.all([this.#cancelJobs(live).catch(() => undefined), this.#remote?.abort()]);
     const gone = await this.#waitUntilGone(10_000).then(
       () => true,
       () => false,
@@ -354,7 +401,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     if (gone) this.#ledger?.remove();
     await Promise.resolve(this.backend.close?.()).catch(() => undefined);
     this.#secretFile?.remove();
-    return live.length;
+    return live.length + (this.#remote ? 1 : 0);
   }
 
   // --- internal ---
@@ -368,7 +415,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #jobsFor(request: number | ScaleRequest): number {
     if (typeof request === "number") {
       if (!Number.isInteger(request) || request < 0) throw badOption("cluster", `scale needs a whole number of workers (0 or more), got ${String(request)}`);
-      return Math.ceil(request / this.settings.processes);
+      return Math.ceil(request / this.workersPerJob);
     }
     if (request === null || typeof request !== "object") throw badOption("cluster", `scale needs a number of workers or { jobs } / { workers }, got ${String(request)}`);
     const keys = Object.keys(request).filter((k) => (request as Record<string, unknown>)[k] !== undefined);
@@ -409,7 +456,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const missing = this.#targetJobs - live.length;
     if (missing > 0) {
       const allowed = this.#withinCaps(live, missing);
-      const submissions = Array.from({ length: allowed }, () => this.#submitOne());
+      // One job array for all of them (an array of one is a plain job), or one submission each.
+      const submissions = this.settings.jobArrays && allowed > 1 ? [this.#submitArray(allowed)] : Array.from({ length: allowed }, () => this.#submitOne());
       const results = await Promise.allSettled(submissions);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
@@ -429,6 +477,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const id = await this.backend.submit(spec);
     const record: JobRecord = {
       id,
+      arrayId: undefined,
       index,
       workerPrefix: `${this.name}-${index}`,
       state: { state: "queued" },
@@ -446,11 +495,47 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   /**
+   * One job array of `size` elements. Each element becomes a job record of its own (watched,
+   * cancelled and replaced alone); its workers are `<name>-<index>-<element>-<i>`, because the job
+   * script appends the element's index (from the batch system's environment) to `--name`.
+   */
+  async #submitArray(size: number): Promise<void> {
+    if (this.#closing) return;
+    const submitArray = this.backend.submitArray?.bind(this.backend);
+    if (!submitArray) throw badOption("cluster", `jobArrays: backend ${this.backend.name} cannot submit job arrays`);
+    const index = this.#nextJobIndex++;
+    const { id: arrayId, elements } = await submitArray({ ...this.#jobSpec(index), arraySize: size });
+    const submittedAt = new Date();
+    const records = elements.map(
+      (id, i): JobRecord => ({
+        id,
+        arrayId,
+        index,
+        workerPrefix: `${this.name}-${index}-${i + 1}`,
+        state: { state: "queued" },
+        submittedAt,
+        connected: false,
+        cancelRequested: false,
+        retiring: false,
+        failure: undefined,
+        runningSince: undefined,
+      }),
+    );
+    for (const record of records) {
+      this.#jobs.set(record.id, record);
+      this.#ledger?.submitted(record.id);
+    }
+    log.debug(`cluster ${this.name}: submitted job array ${arrayId} (${elements.join(", ")})`);
+    if (this.#closing) await this.#cancelJobs(records);
+  }
+
+  /**
    * Remove `count` jobs: first those whose workers never connected (nothing is lost), then those
    * whose workers are idle and hold the least data. Connected workers retire first, so the results
    * they hold move to the workers that stay.
    */
   async #shrinkBy(live: readonly JobRecord[], count: number, force: boolean): Promise<void> {
+    await this.#remote?.refresh().catch(() => undefined);
     const workload = this.#scheduler.workload();
     const idle = new Set(workload.idleWorkers);
     const workersOf = (job: JobRecord) => this.#scheduler.workers.filter((w) => w.name.startsWith(`${job.workerPrefix}-`)).map((w) => w.name);
@@ -461,7 +546,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       const bytes = names.reduce((sum, n) => sum + (workload.bytesByWorker.get(n) ?? 0), 0);
       return busy * 1e15 + bytes;
     };
-    const chosen = [...live].sort((a, b) => cost(a) - cost(b) || b.index - a.index).slice(0, count);
+    // Cheapest first; among equals the newest (array elements: the highest index).
+    const chosen = [...live].sort((a, b) => cost(a) - cost(b) || b.index - a.index || b.workerPrefix.localeCompare(a.workerPrefix, "en", { numeric: true })).slice(0, count);
     for (const job of chosen) job.retiring = true;
     const retiring = chosen.flatMap(workersOf);
     const { kept } = retiring.length > 0 ? await this.#scheduler.retireWorkers(retiring, { reason: `cluster ${this.name} scaled down`, force }) : { kept: [] };
@@ -509,6 +595,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     return buildJobSpec(this.settings, {
       index,
       schedulerAddress: this.#scheduler.address,
+      schedulerFile: this.#remote?.file,
+      nodes: this.#nodes,
       secret: this.secret,
       secretFile: this.#secretFile?.path,
       workerCommand: this.#workerCommand,
@@ -656,8 +744,13 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#notify();
     await this.#reconciling;
     // Workers first: they leave cleanly (no task counted as killed), then their jobs end by themselves.
-    await this.#scheduler.close({ closeWorkers: true, timeoutMs: 5000 });
+    // A scheduler in a batch job does the same when its job is cancelled (SIGTERM).
     const problems: string[] = [];
+    try {
+      await this.#scheduler.close({ closeWorkers: true, timeoutMs: 5000 });
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
     try {
       await this.#cancelJobs(this.#liveJobs());
     } catch (error) {
@@ -713,6 +806,30 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #checkOpen(what: string): void {
     if (this.#closing || this.#closed) throw closedError("cluster", `cannot ${what}: cluster ${this.name} is closed`);
   }
+}
+
+/**
+ * Refuse what the backend cannot do (job arrays, jobs on several nodes, a scheduler in a job), and
+ * settle how many nodes each job spans: the `nodes` option, else what the backend's own resource
+ * request says (PBS `nodes=2:ppn=12`), else 1.
+ */
+function checkBackendFits(backend: ClusterBackend, settings: ClusterSettings): number {
+  if (settings.jobArrays && !(backend.capabilities.arrays && backend.submitArray)) {
+    throw badOption("cluster", `jobArrays: backend ${backend.name} has no job arrays (the pbs and slurm backends have them); remove jobArrays`);
+  }
+  // A batch system: its jobs run on other hosts (the secret file) and are batch jobs (walltime), not ssh sessions.
+  if (settings.schedulerJob && !(backend.capabilities.remoteWorkers && backend.capabilities.walltime)) {
+    throw badOption("cluster", `scheduler: { inJob: true } needs a batch backend (pbs, slurm, …): backend ${backend.name} starts no batch jobs`);
+  }
+  const fromBackend = backend.nodesPerJob;
+  if (settings.nodes !== undefined && fromBackend !== undefined && settings.nodes !== fromBackend) {
+    throw badOption("cluster", `option "nodes" is ${settings.nodes}, but backend ${backend.name}'s resource request asks for ${fromBackend} nodes per job; keep one of them`);
+  }
+  const nodes = settings.nodes ?? fromBackend ?? 1;
+  if (nodes > 1 && !backend.capabilities.multiNode) {
+    throw badOption("cluster", `nodes: backend ${backend.name} cannot start workers on ${nodes} nodes of one job (the pbs and slurm backends can)`);
+  }
+  return nodes;
 }
 
 function describeExit(state: Extract<JobState, { state: "exited" }>): string {

@@ -5,6 +5,10 @@ import type { ClusterSettings } from "./cluster-options.js";
 export interface JobContext {
   readonly index: number;
   readonly schedulerAddress: string;
+  /** The scheduler runs in a job of its own: workers find it through this file instead of the address. */
+  readonly schedulerFile?: string | undefined;
+  /** Nodes per job (the `nodes` option, or what the backend's resource request says). @default 1 */
+  readonly nodes?: number | undefined;
   readonly secret: string;
   readonly workerCommand: readonly string[];
   readonly secretFile?: string | undefined;
@@ -25,7 +29,7 @@ export function lifetimeFor(walltimeSeconds: number): { lifetime: number; stagge
 export function buildJobSpec(settings: ClusterSettings, context: JobContext): JobSpec {
   const workerPrefix = `${settings.name}-${context.index}`;
   const workerArgs = [
-    context.schedulerAddress,
+    ...(context.schedulerFile ? ["--scheduler-file", context.schedulerFile] : [context.schedulerAddress]),
     "--nworkers",
     String(settings.processes),
     "--nthreads",
@@ -58,6 +62,50 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
     workerArgs,
     ...(settings.interface ? { interface: settings.interface } : {}),
     env: settings.localDirectory ? { ...settings.env, SKEIN_LOCAL_DIRECTORY: settings.localDirectory } : settings.env,
+    prologue: settings.prologue,
+    ...(settings.logDirectory ? { logDirectory: settings.logDirectory } : {}),
+    ...(context.nodes !== undefined && context.nodes > 1 ? { nodes: context.nodes } : {}),
+  };
+}
+
+export interface SchedulerJobContext {
+  readonly secret: string;
+  /** The 0600 secret file the scheduler reads (`--secret-file`). */
+  readonly secretFile: string;
+  /** Where the scheduler writes its address (`--scheduler-file`). */
+  readonly schedulerFile: string;
+  /** `[node, .../@skein/cli/dist/cli.js]`. */
+  readonly command: readonly string[];
+}
+
+/**
+ * The JobSpec of the job that runs the scheduler (`scheduler: { inJob: true }`): one process,
+ * `skein scheduler --scheduler-file <file> --secret-file <secret file>`, listening on the
+ * scheduler interface (else on every interface, advertised under the node's host name), with its
+ * dashboard next to it. `cores`, `memory` and `walltime` come from the `scheduler` option.
+ */
+export function buildSchedulerJobSpec(settings: ClusterSettings, context: SchedulerJobContext): JobSpec {
+  const job = settings.schedulerJob;
+  const iface = settings.schedulerInterface ?? settings.interface;
+  const listen = settings.schedulerHost ? ["--host", settings.schedulerHost] : iface ? ["--interface", iface] : ["--host", "0.0.0.0"];
+  // The dashboard must be reachable from where the user is, not only from the compute node; its
+  // link carries the token, without which it shows nothing.
+  const dashboardHost = settings.dashboardHost === "127.0.0.1" ? "0.0.0.0" : settings.dashboardHost;
+  const dashboard = settings.dashboard ? ["--dashboard-port", String(settings.dashboardPort), "--dashboard-host", dashboardHost] : ["--no-dashboard"];
+  return {
+    name: `${settings.name}-scheduler`.slice(0, 63),
+    workerProcesses: 1,
+    threadsPerWorker: 1,
+    cores: job?.cores ?? 1,
+    ...(job?.memoryBytes !== undefined ? { memoryBytes: job.memoryBytes } : {}),
+    ...(job?.walltimeSeconds !== undefined ? { walltimeSeconds: job.walltimeSeconds } : {}),
+    schedulerAddress: "",
+    secret: context.secret,
+    secretFile: context.secretFile,
+    workerCommand: [...context.command],
+    workerArgs: ["scheduler", "--scheduler-file", context.schedulerFile, "--secret-file", context.secretFile, "--port", String(settings.schedulerPort), ...listen, ...dashboard],
+    ...(settings.interface ? { interface: settings.interface } : {}),
+    env: settings.env,
     prologue: settings.prologue,
     ...(settings.logDirectory ? { logDirectory: settings.logDirectory } : {}),
   };
