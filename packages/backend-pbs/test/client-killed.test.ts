@@ -24,6 +24,12 @@ describeOnTestCluster("kill -9 of the client in the middle of a computation", ()
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "skein-pbs-kill9-"));
   });
+  let child: ReturnType<typeof spawn> | undefined;
+  afterEach(() => {
+    // A failed assertion must not leave the client running.
+    child?.kill("SIGKILL");
+    child = undefined;
+  });
   afterEach(async () => {
     await backend.cancel(ids);
     ids = [];
@@ -45,11 +51,12 @@ console.log(JSON.stringify(cluster.jobs.map((j) => j.id)));
 await client.gather(slow);
 `,
     );
-    const child = spawn(process.execPath, [script], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own state directory: the killed client leaves its ledger behind, by design (job-ledger.test.ts).
+    child = spawn(process.execPath, [script], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SKEIN_STATE_DIR: join(dir, "state") } });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
     const line = await until(() => `the job ids, with tasks running (stderr: ${stderr})`, () => stdout.split("\n").find((l) => l.startsWith("[")), 90_000);
     ids = (JSON.parse(line) as string[]).map(asJobId);
     expect(ids).toHaveLength(2);
@@ -58,8 +65,9 @@ await client.gather(slow);
 
     // Two supervisors (their --name is on the command line), four worker processes (theirs is in SKEIN_WORKER_OPTIONS).
     expect(skeinProcessesOf("killed9-")).toHaveLength(6);
+    const exited = new Promise((resolve) => child?.on("exit", resolve));
     child.kill("SIGKILL");
-    await new Promise((resolve) => child.on("exit", resolve));
+    await exited;
     const killedAt = Date.now();
     await until(
       () => "the jobs to end by themselves",

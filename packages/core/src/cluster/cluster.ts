@@ -751,13 +751,21 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     } catch (error) {
       problems.push((error as Error).message);
     }
+    let uncancelled = new Set<JobRecord>();
     try {
       await this.#cancelJobs(this.#liveJobs());
     } catch (error) {
-      problems.push(`cancelling failed: ${(error as Error).message}`);
+      // A running job ends by itself now that its workers left; one still queued will not go away
+      // by waiting, so it is reported now rather than after the close timeout.
+      uncancelled = new Set(this.#liveJobs().filter((j) => j.state.state !== "running"));
+      const ids = [...uncancelled].map((j) => j.id).join(" ");
+      problems.push(
+        `cancelling failed: ${(error as Error).message}` +
+          (uncancelled.size > 0 ? `\nThese jobs are still queued and stay in the job ledger; cancel them later with: skein jobs cancel ${ids}` : ""),
+      );
     }
     try {
-      await this.#waitUntilGone(CLOSE_TIMEOUT_MS);
+      await this.#waitUntilGone(CLOSE_TIMEOUT_MS, uncancelled);
     } catch (error) {
       problems.push((error as Error).message);
     }
@@ -776,13 +784,14 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     }
   }
 
-  /** Poll until the backend reports every job gone. */
-  async #waitUntilGone(timeoutMs: number): Promise<void> {
+  /** Poll until the backend reports every job gone (but those in `except`). */
+  async #waitUntilGone(timeoutMs: number, except: ReadonlySet<JobRecord> = new Set()): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     // Start polling fast: local jobs end within tens of milliseconds; batch ones back off to 2 s.
     let delay = 20;
+    const waitingFor = () => this.#liveJobs().filter((j) => !except.has(j));
     for (;;) {
-      const live = this.#liveJobs();
+      const live = waitingFor();
       if (live.length === 0) return;
       try {
         const states = await this.backend.status(live.map((j) => j.id));
@@ -794,9 +803,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }
-      if (this.#liveJobs().length === 0) return;
+      if (waitingFor().length === 0) return;
       if (Date.now() > deadline) {
-        throw new SkeinError("cluster", SKEIN_ERROR_CODES.COMMAND_FAILED, `jobs still present after ${timeoutMs / 1000} s: ${this.#liveJobs().map((j) => j.id).join(", ")}; cancel them with your batch system`);
+        throw new SkeinError("cluster", SKEIN_ERROR_CODES.COMMAND_FAILED, `jobs still present after ${timeoutMs / 1000} s: ${waitingFor().map((j) => j.id).join(", ")}; cancel them with your batch system`);
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
