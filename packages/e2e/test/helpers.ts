@@ -50,12 +50,26 @@ export async function until<T>(check: () => T | Promise<T>, options: { timeout?:
   }
 }
 
-/** Wait until no process of this test file is left (they exit by themselves), then report any that remain. */
+/**
+ * Wait until no process of this test file is left (they exit by themselves), then report any that
+ * remain, and kill them: one failed test must not leave processes running for the next ones.
+ */
 export async function expectNoProcessesLeft(timeout = 15_000): Promise<void> {
-  await until(() => processesWithMark().length === 0, {
-    timeout,
-    what: () => `no Skein processes left (still: ${processesWithMark().map(safeCommandLine).join(" | ")})`,
-  });
+  try {
+    await until(() => processesWithMark().length === 0, {
+      timeout,
+      what: () => `no Skein processes left (still: ${processesWithMark().map(safeCommandLine).join(" | ")})`,
+    });
+  } catch (error) {
+    for (const pid of processesWithMark()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    throw error;
+  }
 }
 
 function safeCommandLine(pid: number): string {
