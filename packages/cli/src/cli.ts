@@ -21,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
     .option("--port <port>", "Port to listen on (0 picks a free one)", { default: 8786 })
     .option("--interface <name>", 'Listen on this network interface, e.g. "ib0" (overrides --host)')
     .option("--secret-file <path>", "Write a new secret here (0600), or read it from here if it exists")
+    .option("--tls-file <path>", "Serve wss:// with the certificate and key in this PEM file (a temporary pair is made there, 0600, if it does not exist)")
     .option("--scheduler-file <path>", "Once listening, write { address, dashboard, pid, host, secretFile } here (0600, atomically) for workers and clients; removed on exit")
     .option("--dashboard-port <port>", "Dashboard port (default 8787, or a free one)")
     .option("--dashboard-host <address>", "Dashboard address", { default: "127.0.0.1" })

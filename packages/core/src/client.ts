@@ -17,7 +17,7 @@ import {
   type TaskSpec,
   type WorkerInfo,
 } from "@skein/serialization";
-import { PeerPool, connect, log, secretFromEnvironment, type Connection } from "@skein/transport";
+import { PeerPool, connect, log, secretFromEnvironment, tlsFromEnvironment, type Connection, type TlsOptions } from "@skein/transport";
 import { FutureCancelledError, SkeinTimeoutError, badOption, closedError } from "./errors.js";
 import { Future, hostOf, type FutureHost, type FutureStatus } from "./future.js";
 import { KeyStates, type KeyState } from "./key-states.js";
@@ -32,6 +32,8 @@ import { AsCompleted, waitFor, type AsCompletedOptions, type WaitOptions, type W
 export interface ClusterLike {
   readonly schedulerAddress: string;
   readonly secret: string;
+  /** The cluster's TLS material, when it uses `wss://`. */
+  readonly tls?: TlsOptions | undefined;
 }
 
 export interface ClientOptions {
@@ -41,6 +43,11 @@ export interface ClientOptions {
   timeout?: number;
   /** Name shown in the scheduler's logs and dashboard. @default "client-<pid>" */
   name?: string;
+  /**
+   * Certificate, key and CA (PEM text) for a `wss://` scheduler.
+   * @default the cluster's, or from SKEIN_TLS_FILE / SKEIN_TLS_CERT, SKEIN_TLS_KEY, SKEIN_TLS_CA
+   */
+  tls?: TlsOptions;
 }
 
 export interface ScatterOptions {
@@ -95,11 +102,12 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   readonly #workerListeners = new Set<() => void>();
   #closed: Error | undefined;
 
-  private constructor(connection: Connection, address: string, id: string, secret: string, name: string) {
+  private constructor(connection: Connection, address: string, id: string, secret: string, name: string, tls: TlsOptions | undefined) {
     this.#connection = connection;
     this.schedulerAddress = address;
     this.id = id;
-    this.#peers = new PeerPool(secret, name, "client");
+    // Workers' data servers speak TLS when the scheduler does.
+    this.#peers = new PeerPool(secret, name, "client", undefined, tls);
     this.#host = this.#makeHost();
     connection.onMessages((messages) => {
       for (const message of messages) this.#handle(message as SchedulerToClient);
@@ -126,8 +134,9 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
     if (!Number.isFinite(timeout) || timeout <= 0) throw badOption("client", `timeout must be a positive number of milliseconds, got ${String(options.timeout)}`);
     const name = options.name ?? `client-${process.pid}`;
-    const { connection, welcome } = await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true });
-    const client = new Client(connection, address, welcome.id, secret, name);
+    const tls = options.tls ?? (typeof target === "string" ? (address.startsWith("wss://") ? tlsFromEnvironment() : undefined) : target.tls);
+    const { connection, welcome } = await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true, tls });
+    const client = new Client(connection, address, welcome.id, secret, name, tls);
     Client.#latest = client;
     const identity = await client.identity();
     client.#workerNames = identity.workers.map((w) => w.name);
@@ -145,8 +154,8 @@ export class Client implements TaskSubmitter, AsyncDisposable {
    */
   static async connectSchedulerFile(path: string, options: ClientOptions = {}): Promise<Client> {
     const { schedulerFileTarget } = await import("./cluster/scheduler-file.js");
-    const target = await schedulerFileTarget(path, { timeoutMs: options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS, secret: options.secret });
-    return Client.connect(target.address, { ...options, secret: target.secret });
+    const target = await schedulerFileTarget(path, { timeoutMs: options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS, secret: options.secret, tls: options.tls });
+    return Client.connect(target.address, { ...options, secret: target.secret, ...(target.tls ? { tls: target.tls } : {}) });
   }
 
   // --- end of connecting through a scheduler file ---

@@ -20,6 +20,8 @@ export type { ClusterOptions, ClusterSettings, SchedulerJobSettings, SchedulerPl
 export { buildJobSpec, buildSchedulerJobSpec, lifetimeFor } from "./cluster/job-spec.js";
 export { readSchedulerFile, removeSchedulerFile, waitForSchedulerFile, writeSchedulerFile } from "./cluster/scheduler-file.js";
 export type { SchedulerFileContents } from "./cluster/scheduler-file.js";
+export { temporaryCertificate } from "./cluster/cluster-tls.js";
+export type { TlsSetting } from "./cluster/cluster-tls.js";
 export type { ClusterScheduler } from "./cluster/remote-scheduler.js";
 export { AdaptivePolicy } from "./cluster/adaptive.js";
 export { JobLedger, forgetJobs, isProcessAlive, ledgerDirectory, readLedger } from "./cluster/job-ledger.js";

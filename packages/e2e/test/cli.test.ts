@@ -41,6 +41,38 @@ describe("skein scheduler + skein worker", () => {
     expect(await workerExit).toBe(0);
   });
 
+  it("with --tls-file: a temporary certificate is made there, and workers and clients that have it compute over wss://", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skein-cli-tls-"));
+    const secretFile = join(dir, "cluster.secret");
+    const tlsFile = join(dir, "cluster.pem");
+    const scheduler = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--secret-file", secretFile, "--tls-file", tlsFile, "--no-dashboard"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      scheduler.stdout.on("data", (c: Buffer) => (out += c.toString()));
+      const address = await until(() => /listening on (wss:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: `the wss:// address (${out})` });
+      expect(statSync(tlsFile).mode & 0o777).toBe(0o600);
+      expect(out).toContain(`SKEIN_TLS_FILE=${tlsFile}`);
+      const worker = spawn(process.execPath, [cli, "worker", address, "--name", "tls"], { env: { ...env, SKEIN_SECRET_FILE: secretFile, SKEIN_TLS_FILE: tlsFile }, stdio: "ignore" });
+      const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
+      const { readSecretFile, readTlsFile } = await import("@skein/transport");
+      const client = await Client.connect(address, { secret: readSecretFile(secretFile), tls: readTlsFile(tlsFile) });
+      try {
+        await client.waitForWorkers(1, { timeout: 20_000 });
+        expect(await client.submit((x: number) => x * 3, 14).result()).toBe(42);
+      } finally {
+        await client.close();
+      }
+      // A worker without the certificate is told why at once, not after its death timeout.
+      const refused = await runNode([cli, "worker", address, "--death-timeout", "30"], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, timeout: 20_000 });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("uses TLS: give the cluster's certificate");
+      scheduler.kill("SIGTERM");
+      expect(await workerExit).toBe(0);
+    } finally {
+      scheduler.kill("SIGKILL");
+    }
+  });
+
   it("explain what is missing: no secret, bad port, unknown command", async () => {
     const noSecret = await runNode([cli, "worker", "ws://127.0.0.1:1"], { env: { SKEIN_SECRET: "", SKEIN_SECRET_FILE: "" } });
     expect(noSecret.code).toBe(2);

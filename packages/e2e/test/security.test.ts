@@ -1,12 +1,12 @@
 /** Secure by default: nothing on the network runs code, or serves data, without the cluster's secret. */
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { Client, type Cluster } from "@skein/core";
+import { Client, temporaryCertificate, type Cluster } from "@skein/core";
 import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from "@skein/serialization";
 import { readSecretFile } from "@skein/transport";
 import { commandLineOf, expectNoProcessesLeft, processesWithMark, runNode, startLocal, TEST_MARK, type LocalSetup } from "./helpers.js";
@@ -95,6 +95,45 @@ describe("workers with the wrong secret", () => {
   });
 });
 
+describe("tls: true", () => {
+  it("encrypts every connection with the cluster's own certificate, and refuses peers without it", async () => {
+    const own = await startLocal(2, { tls: true });
+    try {
+      const { cluster, client } = own;
+      expect(cluster.schedulerAddress).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
+      for (const ws of cluster.scheduler.state.workers.values()) expect(ws.address).toMatch(/^wss:\/\//);
+      // Inputs move worker to worker, and results over 1 KiB come from the workers to the client: all over TLS.
+      const A = client.map((x: number) => Array.from({ length: 500 }, () => x), [1, 2, 3, 4]);
+      const B = client.map((xs: number[]) => xs.map((x) => -x), A);
+      expect(await client.submit((xss: number[][]) => xss.flat().reduce((a, b) => a + b, 0), B).result()).toBe(-5000);
+      expect((await client.gather(B)).map((xs) => xs.length)).toEqual([500, 500, 500, 500]);
+
+      // The certificate's key is in a private file that the workers were pointed at.
+      const tlsFile = readFileSync(`/proc/${[...cluster.scheduler.state.workers.values()][0]!.pid}/environ`, "latin1")
+        .split("\0")
+        .find((e) => e.startsWith("SKEIN_TLS_FILE="))
+        ?.slice("SKEIN_TLS_FILE=".length);
+      expect(tlsFile).toBeDefined();
+      expect(statSync(tlsFile as string).mode & 0o777).toBe(0o600);
+
+      // The right secret is not enough without the certificate: another certificate is refused.
+      const { cert, key } = await temporaryCertificate("intruder");
+      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, tls: { cert, key, ca: cert, checkServerName: false }, timeout: 3000 })).rejects.toMatchObject({
+        code: "SKEIN_ERR_AUTH_FAILED",
+        message: expect.stringMatching(/TLS handshake with wss:.* failed .*not the one that cluster uses/),
+      });
+      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, timeout: 3000 })).rejects.toThrow(/uses TLS: give the cluster's certificate \(SKEIN_TLS_FILE, or the tls option\)/);
+      // And a plain WebSocket gets nowhere.
+      await expect(Client.connect(cluster.schedulerAddress.replace("wss://", "ws://"), { secret: cluster.secret, timeout: 1000 })).rejects.toThrow(/if the scheduler uses TLS, its address starts with wss:/);
+
+      await own.close();
+      expect(existsSync(tlsFile as string)).toBe(false);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("workers with --allowed-modules", () => {
   it("run functions by reference from the allowed roots and refuse everything else, naming the task", async () => {
     const allowed = mkdtempSync(join(tmpdir(), "skein-allowed-"));
@@ -125,6 +164,18 @@ describe("workers with --allowed-modules", () => {
     } finally {
       await own.close();
       worker.kill("SIGTERM");
+    }
+  });
+
+  it("come from the cluster option allowedModules too", async () => {
+    const allowed = mkdtempSync(join(tmpdir(), "skein-allowed-"));
+    writeFileSync(join(allowed, "lab.mjs"), "export function square(x) { return x * x; }\n");
+    const own = await startLocal(1, { allowedModules: [allowed] });
+    try {
+      expect(await own.client.submit({ module: pathToFileURL(join(allowed, "lab.mjs")).href, export: "square" }, 7).result()).toBe(49);
+      await expect(own.client.submit((x: number) => x, 1).result()).rejects.toThrow(/ModuleNotAllowedError: this worker runs only functions by reference/);
+    } finally {
+      await own.close();
     }
   });
 

@@ -153,8 +153,20 @@ export async function connect(address: string, options: ConnectOptions): Promise
     try {
       return await attempt(url, options, remaining);
     } catch (error) {
-      if (error instanceof SkeinError && error.code === SKEIN_ERROR_CODES.AUTH_FAILED) throw error;
+      // Retrying cannot fix a wrong secret, a missing certificate or a certificate the other side refuses.
+      if (error instanceof SkeinError && (error.code === SKEIN_ERROR_CODES.AUTH_FAILED || error.code === SKEIN_ERROR_CODES.BAD_OPTION)) throw error;
+      if (isTlsFailure(error)) {
+        throw new SkeinError(
+          options.label,
+          SKEIN_ERROR_CODES.AUTH_FAILED,
+          `the TLS handshake with ${address} failed (${(error as Error).message}): the certificate given here is not the one that cluster uses, ` +
+            "or the other side's is not one this process trusts. Use the cluster's TLS file (SKEIN_TLS_FILE) or its own cert, key and CA.",
+          { cause: error },
+        );
+      }
       lastError = (error as Error).message;
+      // A plain WebSocket to a TLS server just sees the socket close.
+      if (url.protocol === "ws:" && lastError === "socket hang up") lastError += " (if the scheduler uses TLS, its address starts with wss://)";
       if (!options.retry) break;
       options.onRetry?.(error as Error, ++attempts);
     }
@@ -167,6 +179,12 @@ export async function connect(address: string, options: ConnectOptions): Promise
     `could not connect to ${address} within ${formatSeconds(options.timeoutMs)}: ${lastError}. ` +
       "Check that the scheduler is running and that this host can reach that address.",
   );
+}
+
+/** Certificate checks that failed, on either side (OpenSSL's codes as Node reports them). */
+function isTlsFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /CERT|SELF_SIGNED|^ERR_SSL_|^ERR_TLS_|UNABLE_TO_(GET|VERIFY)/.test(code);
 }
 
 /** `ws://host:port` (or `wss://`), with IPv6 hosts bracketed. */

@@ -5,9 +5,19 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
-import { removeSchedulerFile, writeSchedulerFile } from "@skein/core";
+import { removeSchedulerFile, temporaryCertificate, writeSchedulerFile } from "@skein/core";
 import { startScheduler, type Scheduler } from "@skein/scheduler";
-import { generateSecret, interfaceAddress, readSecretFile, secretFromEnvironment } from "@skein/transport";
+import {
+  TLS_FILE_ENV,
+  formatTlsFile,
+  generateSecret,
+  interfaceAddress,
+  readSecretFile,
+  readTlsFile,
+  secretFromEnvironment,
+  tlsFromEnvironment,
+  type TlsOptions,
+} from "@skein/transport";
 import { EXIT_CODES } from "../exit-codes.js";
 
 interface SchedulerFlags {
@@ -15,6 +25,7 @@ interface SchedulerFlags {
   port: number | string;
   interface?: string;
   secretFile?: string;
+  tlsFile?: string;
   schedulerFile?: string;
   /** `--no-dashboard` (cac sets false). */
   dashboard?: boolean;
@@ -33,6 +44,7 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
   }
   const host = flags.interface ? interfaceAddress(flags.interface) : flags.host;
   const { secret, secretFile } = obtainSecret(flags.secretFile);
+  const { tls, tlsFile } = await obtainTls(flags.tlsFile);
   const dashboardPort = flags.dashboardPort === undefined ? undefined : Number(flags.dashboardPort);
   if (dashboardPort !== undefined && (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)) {
     process.stderr.write(`skein scheduler: --dashboard-port must be a port number (0-65535), got "${flags.dashboardPort}"\n`);
@@ -41,7 +53,7 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
   // Listening on every interface: give out this machine's name, which the others can resolve.
   const advertiseHost = host === "0.0.0.0" || host === "::" ? hostname() : undefined;
   const schedulerFile = flags.schedulerFile === undefined ? undefined : resolve(String(flags.schedulerFile));
-  const scheduler = await startWithDashboard({ secret, host, port, ...(advertiseHost ? { advertiseHost } : {}) }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
+  const scheduler = await startWithDashboard({ secret, host, port, ...(advertiseHost ? { advertiseHost } : {}), ...(tls ? { tls } : {}) }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
   // Before anything can stop us, so that the file never outlives this process.
   const stopped = new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
@@ -57,6 +69,7 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
       pid: process.pid,
       host: hostname(),
       ...(secretFile ? { secretFile } : {}),
+      ...(tlsFile ? { tlsFile } : {}),
     });
     process.once("exit", () => removeSchedulerFile(schedulerFile));
   }
@@ -69,6 +82,8 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
       ? `Secret in ${secretFile}: connect with SKEIN_SECRET_FILE=${secretFile}\n`
       : "Secret taken from SKEIN_SECRET / SKEIN_SECRET_FILE.\n",
   );
+  if (tlsFile) process.stdout.write(`TLS (wss://): workers and clients need SKEIN_TLS_FILE=${tlsFile}\n`);
+  else if (tls) process.stdout.write("TLS (wss://) with the certificate from SKEIN_TLS_CERT / SKEIN_TLS_KEY / SKEIN_TLS_CA.\n");
   if (schedulerFile) {
     process.stdout.write(`  workers: SKEIN_SECRET_FILE=… skein worker --scheduler-file ${schedulerFile} --nworkers 4\n`);
     process.stdout.write(`  clients: await Client.connectSchedulerFile("${schedulerFile}")\n`);
@@ -84,7 +99,26 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
 }
 
 /** Start with the dashboard on the port asked for, or on 8787 and else a free port. */
-async function startWithDashboard(options: { secret: string; host: string; port: number; advertiseHost?: string }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
+/**
+ * `--tls-file <path>`: use the certificate and key there, or make a temporary self-signed pair
+ * there (0600) when the file does not exist; without it, SKEIN_TLS_FILE or SKEIN_TLS_CERT/KEY/CA.
+ */
+async function obtainTls(file: string | undefined): Promise<{ tls?: TlsOptions; tlsFile?: string }> {
+  if (file !== undefined) {
+    const path = resolve(String(file));
+    if (!existsSync(path)) {
+      const { cert, key } = await temporaryCertificate(`scheduler-${hostname()}`);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(path, formatTlsFile(cert, key), { mode: 0o600, flag: "wx" });
+    }
+    return { tls: readTlsFile(path), tlsFile: path };
+  }
+  const tls = tlsFromEnvironment();
+  const fromEnv = process.env[TLS_FILE_ENV];
+  return { ...(tls ? { tls } : {}), ...(fromEnv ? { tlsFile: resolve(fromEnv) } : {}) };
+}
+
+async function startWithDashboard(options: { secret: string; host: string; port: number; advertiseHost?: string; tls?: TlsOptions }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
   if (dashboard === false) return startScheduler({ ...options, dashboard: false });
   if (dashboard.port !== undefined) return startScheduler({ ...options, dashboard: { host: dashboard.host, port: dashboard.port } });
   try {

@@ -52,6 +52,25 @@ describe("job specs", () => {
   });
 });
 
+describe("tls and allowedModules", () => {
+  it("read tls as true or the user's three files (made absolute), and refuse anything else", () => {
+    expect(resolveClusterSettings({ tls: true }).tls).toBe(true);
+    expect(resolveClusterSettings({ tls: false }).tls).toBeUndefined();
+    expect(resolveClusterSettings({ tls: { cert: "/etc/c.pem", key: "/etc/k.pem", ca: "/etc/ca.pem", checkServerNames: false } }).tls).toEqual({ cert: "/etc/c.pem", key: "/etc/k.pem", ca: "/etc/ca.pem", checkServerNames: false });
+    expect(() => resolveClusterSettings({ tls: "yes" as never })).toThrow(/option "tls" .* must be true, false, or \{ cert, key, ca \}/);
+    expect(() => resolveClusterSettings({ tls: { cert: "/c.pem" } as never })).toThrow(/option "tls"/);
+  });
+
+  it("give the workers TLS through the environment and the allow-list on their command line", () => {
+    const settings = resolveClusterSettings({ allowedModules: ["/shared/lab", "@lab/sim"], env: { A: "1" } });
+    const spec = buildJobSpec(settings, { index: 0, schedulerAddress: "wss://h:1", secret: "s", workerCommand: ["node", "w.js"], tlsEnv: { SKEIN_TLS_FILE: "/home/u/.skein/c/tls.pem" } });
+    expect(spec.workerArgs.join(" ")).toContain("--allowed-modules /shared/lab,@lab/sim");
+    expect(spec.env).toEqual({ A: "1", SKEIN_TLS_FILE: "/home/u/.skein/c/tls.pem" });
+    expect(() => resolveClusterSettings({ allowedModules: [] })).toThrow(/option "allowedModules" .* must not be empty/);
+    expect(() => resolveClusterSettings({ allowedModules: ["./lab"] })).toThrow(/option "allowedModules.0" .* not relative paths, got ".\/lab"/);
+  });
+});
+
 describe("queue caps and launchers", () => {
   it("validates maxJobs, maxQueuedJobs and workerLauncher", () => {
     expect(resolveClusterSettings({ maxJobs: 4, maxQueuedJobs: 2, workerLauncher: ["srun", "--ntasks=1"] })).toMatchObject({ maxJobs: 4, maxQueuedJobs: 2, workerLauncher: ["srun", "--ntasks=1"] });

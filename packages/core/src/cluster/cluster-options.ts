@@ -6,6 +6,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import * as v from "valibot";
+import type { TlsSetting } from "./cluster-tls.js";
 import { parseBytes, parseWalltime } from "@skein/serialization";
 import { badOption } from "../errors.js";
 import { positiveInteger, validateOptions } from "../options.js";
@@ -63,6 +64,18 @@ export interface ClusterOptions {
   dashboardHost?: string;
   /** Serve `/metrics` without the token (read-only counts), for a Prometheus that cannot send a bearer token. @default false */
   dashboardOpenMetrics?: boolean;
+  /**
+   * Encrypt and mutually authenticate every connection (`wss://`). `true`: the cluster makes a
+   * temporary certificate for itself and hands it to its workers in a 0600 file next to the secret.
+   * `{ cert, key, ca }`: your own PEM files (paths the workers' hosts can read too); server names are
+   * checked unless `checkServerNames: false`. @default false
+   */
+  tls?: boolean | { cert: string; key: string; ca: string; checkServerNames?: boolean };
+  /**
+   * Workers run only functions sent by reference from these module directories and packages
+   * (`skein worker --allowed-modules`); functions sent by value are refused. @default any function runs
+   */
+  allowedModules?: readonly string[];
   /** At most this many jobs at once (running and queued); `scale` and `adapt` respect it. */
   maxJobs?: number;
   /** At most this many jobs waiting in the batch queue at once; more are submitted as they start. */
@@ -134,6 +147,8 @@ export const COMMON_OPTION_KEYS = [
   "dashboardPort",
   "dashboardHost",
   "dashboardOpenMetrics",
+  "tls",
+  "allowedModules",
   "maxJobs",
   "maxQueuedJobs",
   "workerLauncher",
@@ -155,6 +170,15 @@ const SchedulerSchema = v.strictObject(
     command: v.optional(v.pipe(v.array(v.string(), "must be an array of strings"), v.minLength(1, "must not be empty"))),
   },
   'must be an object like { inJob: true, walltime: "02:00:00" } (keys: inJob, cores, memory, walltime, file, startTimeout, command)',
+);
+
+const absolutePath = v.pipe(v.string("must be a file path"), v.minLength(1, "must not be empty"));
+const TlsSchema = v.union(
+  [
+    v.boolean(),
+    v.strictObject({ cert: absolutePath, key: absolutePath, ca: absolutePath, checkServerNames: v.optional(v.boolean("must be true or false")) }),
+  ],
+  'must be true, false, or { cert, key, ca } (paths to PEM files)',
 );
 
 const CommonSchema = v.object({
@@ -181,6 +205,13 @@ const CommonSchema = v.object({
   dashboardPort: v.optional(v.pipe(v.number("must be a port number"), v.integer(), v.minValue(0), v.maxValue(65535, "must be at most 65535"))),
   dashboardHost: v.optional(v.pipe(v.string("must be a host address"), v.minLength(1, "must not be empty"))),
   dashboardOpenMetrics: v.optional(v.boolean("must be true or false")),
+  tls: v.optional(TlsSchema),
+  allowedModules: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.minLength(1, "must not contain empty entries"), v.check((e) => !e.startsWith("."), "entries must be absolute directories or package names, not relative paths")), "must be an array of directories and package names"),
+      v.minLength(1, "must not be empty (leave it out to allow any function)"),
+    ),
+  ),
   maxJobs: v.optional(positiveInteger),
   maxQueuedJobs: v.optional(positiveInteger),
   workerLauncher: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not contain empty words")), 'must be an array of words, e.g. ["srun", "--ntasks=1"]')),
@@ -216,6 +247,9 @@ export interface ClusterSettings {
   readonly dashboardPort: number;
   readonly dashboardHost: string;
   readonly dashboardOpenMetrics: boolean;
+  /** `true` for a temporary certificate; paths already made absolute. */
+  readonly tls: TlsSetting | undefined;
+  readonly allowedModules: readonly string[] | undefined;
   readonly maxJobs: number | undefined;
   readonly maxQueuedJobs: number | undefined;
   readonly workerLauncher: readonly string[];
@@ -275,6 +309,8 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     dashboardPort: o.dashboardPort ?? 0,
     dashboardHost: o.dashboardHost ?? "127.0.0.1",
     dashboardOpenMetrics: o.dashboardOpenMetrics ?? false,
+    tls: o.tls === true ? true : o.tls ? { cert: expandHome(o.tls.cert), key: expandHome(o.tls.key), ca: expandHome(o.tls.ca), ...(o.tls.checkServerNames === undefined ? {} : { checkServerNames: o.tls.checkServerNames }) } : undefined,
+    allowedModules: o.allowedModules?.map((entry) => (entry.startsWith("~") ? expandHome(entry) : entry)),
     maxJobs: o.maxJobs,
     maxQueuedJobs: o.maxQueuedJobs,
     workerLauncher: o.workerLauncher ?? [],

@@ -6,13 +6,14 @@
 import { hostname } from "node:os";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { startScheduler, type ConnectedWorker, type DashboardJob, type DashboardOptions, type Scheduler } from "@skein/scheduler";
-import { generateSecret, interfaceAddress, log } from "@skein/transport";
+import { generateSecret, interfaceAddress, log, type TlsOptions } from "@skein/transport";
 import { SkeinTimeoutError, badOption, closedError } from "../errors.js";
 import type { ClusterLike } from "../client.js";
 import type { ClusterBackend, JobId, JobSpec, JobState } from "./backend.js";
 import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
 import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
+import { setUpClusterTls, type ClusterTls } from "./cluster-tls.js";
 import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
 import { RemoteScheduler, type ClusterScheduler } from "./remote-scheduler.js";
@@ -95,6 +96,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   readonly #listeners = new Set<() => void>();
   readonly #workerCommand: readonly string[];
   readonly #secretFile: SecretFile | undefined;
+  readonly #tls: ClusterTls | undefined;
   readonly #ledger: JobLedger | undefined;
   #nextJobIndex = 0;
   #targetJobs = 0;
@@ -118,11 +120,12 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     settings: ClusterSettings,
     scheduler: { local: Scheduler; remote?: undefined } | { local?: undefined; remote: RemoteScheduler },
     secret: string,
-    secretFile: SecretFile | undefined,
+    files: { secretFile: SecretFile | undefined; tls: ClusterTls | undefined },
     ledger: JobLedger | undefined,
     nodes: number,
   ) {
-    this.#secretFile = secretFile;
+    this.#secretFile = files.secretFile;
+    this.#tls = files.tls;
     this.#ledger = ledger;
     this.backend = backend;
     this.settings = settings;
@@ -151,24 +154,40 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
     // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
     const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
+    let tls: ClusterTls | undefined;
     try {
+      // A temporary certificate lives next to the secret (jobs read it from the shared filesystem).
+      if (settings.tls) tls = await setUpClusterTls(settings.tls, settings.name, secretFile?.path);
       if (settings.schedulerJob) {
-        const remote = await RemoteScheduler.start({ backend, settings, secret, secretFile: (secretFile as SecretFile).path, ledger });
-        return new Cluster(backend, settings, { remote }, secret, secretFile, ledger, nodes);
+        const remote = await RemoteScheduler.start({ backend, settings, secret, secretFile: (secretFile as SecretFile).path, ledger, tls });
+        return new Cluster(backend, settings, { remote }, secret, { secretFile, tls }, ledger, nodes);
       }
       const { host, advertiseHost } = schedulerHostFor(backend, settings);
-      const local = await startScheduler({ secret, host, port: settings.schedulerPort, ...(advertiseHost ? { advertiseHost } : {}), dashboard: dashboardOptionsFor(settings) });
-      return new Cluster(backend, settings, { local }, secret, secretFile, ledger, nodes);
+      const local = await startScheduler({
+        secret,
+        host,
+        port: settings.schedulerPort,
+        ...(advertiseHost ? { advertiseHost } : {}),
+        dashboard: dashboardOptionsFor(settings),
+        ...(tls ? { tls: tls.options } : {}),
+      });
+      return new Cluster(backend, settings, { local }, secret, { secretFile, tls }, ledger, nodes);
     } catch (error) {
+      tls?.remove();
       secretFile?.remove();
       if (ledger && ledger.jobCount === 0) ledger.remove();
       throw error;
     }
   }
 
-  /** `ws://host:port` of this cluster's scheduler. */
+  /** `ws://host:port` of this cluster's scheduler (`wss://` with `tls`). */
   get schedulerAddress(): string {
     return this.#scheduler.address;
+  }
+
+  /** With the `tls` option: the certificate, key and CA that clients of this cluster present and trust. */
+  get tls(): TlsOptions | undefined {
+    return this.#tls?.options;
   }
 
   /**
@@ -385,7 +404,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     } catch {
       // Last resort while the process exits: the ledger keeps the jobs for `skein jobs cancel`.
     }
-    this.#secretFile?.remove();
+    this.#removeFiles();
   }
 
   /** @internal Signal hooks: cancel jobs and wait (bounded) until they are gone; returns how many. */
@@ -400,7 +419,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     );
     if (gone) this.#ledger?.remove();
     await Promise.resolve(this.backend.close?.()).catch(() => undefined);
-    this.#secretFile?.remove();
+    this.#removeFiles();
     return live.length + (this.#remote ? 1 : 0);
   }
 
@@ -599,6 +618,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       nodes: this.#nodes,
       secret: this.secret,
       secretFile: this.#secretFile?.path,
+      tlsEnv: this.#tls?.env,
       workerCommand: this.#workerCommand,
       walltimeEnforced: this.backend.capabilities.walltime,
     });
@@ -775,7 +795,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       problems.push(`closing the ${this.backend.name} backend failed: ${(error as Error).message}`);
     }
     this.#closed = true;
-    this.#secretFile?.remove();
+    this.#removeFiles();
     // Jobs we could not confirm gone stay in the ledger, for `skein jobs list`.
     if (problems.length === 0) this.#ledger?.remove();
     untrackCluster(this);
@@ -810,6 +830,12 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
     }
+  }
+
+  /** The secret file and a temporary certificate: gone with the cluster. */
+  #removeFiles(): void {
+    this.#tls?.remove();
+    this.#secretFile?.remove();
   }
 
   #checkOpen(what: string): void {

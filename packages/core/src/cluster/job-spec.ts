@@ -12,6 +12,8 @@ export interface JobContext {
   readonly secret: string;
   readonly workerCommand: readonly string[];
   readonly secretFile?: string | undefined;
+  /** Where the workers find the cluster's TLS material (`SKEIN_TLS_FILE`, or the user's files). */
+  readonly tlsEnv?: Readonly<Record<string, string>> | undefined;
   /** The backend's batch system kills jobs at their walltime: workers retire before it. */
   readonly walltimeEnforced?: boolean;
 }
@@ -41,6 +43,7 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
   ];
   if (settings.memoryPerWorkerBytes !== undefined) workerArgs.push("--memory-limit", String(settings.memoryPerWorkerBytes));
   if (settings.interface) workerArgs.push("--interface", settings.interface);
+  if (settings.allowedModules) workerArgs.push("--allowed-modules", settings.allowedModules.join(","));
   if (context.walltimeEnforced && settings.walltimeSeconds !== undefined && !settings.workerExtraArgs.includes("--lifetime")) {
     const { lifetime, stagger } = lifetimeFor(settings.walltimeSeconds);
     workerArgs.push("--lifetime", String(lifetime), "--lifetime-stagger", String(stagger));
@@ -61,7 +64,7 @@ export function buildJobSpec(settings: ClusterSettings, context: JobContext): Jo
     workerCommand: [...settings.workerLauncher, ...context.workerCommand],
     workerArgs,
     ...(settings.interface ? { interface: settings.interface } : {}),
-    env: settings.localDirectory ? { ...settings.env, SKEIN_LOCAL_DIRECTORY: settings.localDirectory } : settings.env,
+    env: { ...settings.env, ...(settings.localDirectory ? { SKEIN_LOCAL_DIRECTORY: settings.localDirectory } : {}), ...context.tlsEnv },
     prologue: settings.prologue,
     ...(settings.logDirectory ? { logDirectory: settings.logDirectory } : {}),
     ...(context.nodes !== undefined && context.nodes > 1 ? { nodes: context.nodes } : {}),
@@ -76,6 +79,8 @@ export interface SchedulerJobContext {
   readonly schedulerFile: string;
   /** `[node, .../@skein/cli/dist/cli.js]`. */
   readonly command: readonly string[];
+  /** Where the scheduler finds the cluster's TLS material. */
+  readonly tlsEnv?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -105,7 +110,7 @@ export function buildSchedulerJobSpec(settings: ClusterSettings, context: Schedu
     workerCommand: [...context.command],
     workerArgs: ["scheduler", "--scheduler-file", context.schedulerFile, "--secret-file", context.secretFile, "--port", String(settings.schedulerPort), ...listen, ...dashboard],
     ...(settings.interface ? { interface: settings.interface } : {}),
-    env: settings.env,
+    env: { ...settings.env, ...context.tlsEnv },
     prologue: settings.prologue,
     ...(settings.logDirectory ? { logDirectory: settings.logDirectory } : {}),
   };

@@ -15,6 +15,7 @@ import type { ClusterBackend, JobId, JobState } from "./backend.js";
 import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
 import type { JobLedger } from "./job-ledger.js";
+import type { ClusterTls } from "./cluster-tls.js";
 import { buildSchedulerJobSpec } from "./job-spec.js";
 import { removeSchedulerFile, waitForSchedulerFile, type SchedulerFileContents } from "./scheduler-file.js";
 import { defaultSchedulerCommand } from "./worker-command.js";
@@ -40,6 +41,8 @@ interface StartOptions {
   /** The cluster's 0600 secret file on the shared filesystem. */
   readonly secretFile: string;
   readonly ledger: JobLedger | undefined;
+  /** The cluster's TLS material: the scheduler's job gets it, and this connection uses it. */
+  readonly tls?: ClusterTls | undefined;
 }
 
 /** Lines of the scheduler job's output shown when it fails to start. */
@@ -115,7 +118,7 @@ export class RemoteScheduler implements ClusterScheduler {
     const file = job.file ?? join(dirname(options.secretFile), "scheduler.json");
     // A file left by an earlier scheduler would point the workers at it.
     rmSync(file, { force: true });
-    const spec = buildSchedulerJobSpec(settings, { secret: options.secret, secretFile: options.secretFile, schedulerFile: file, command: job.command ?? defaultSchedulerCommand() });
+    const spec = buildSchedulerJobSpec(settings, { secret: options.secret, secretFile: options.secretFile, schedulerFile: file, command: job.command ?? defaultSchedulerCommand(), tlsEnv: options.tls?.env });
     const jobId = await backend.submit(spec);
     ledger?.submitted(jobId);
     log.debug(`cluster ${settings.name}: submitted the scheduler's job ${jobId}`);
@@ -145,7 +148,7 @@ export class RemoteScheduler implements ClusterScheduler {
         }
         throw error;
       });
-      const { connection } = await connect(contents.address, { role: "client", secret: options.secret, name: `cluster-${settings.name}`, timeoutMs: 30_000, label: "cluster", retry: true });
+      const { connection } = await connect(contents.address, { tls: options.tls?.options, role: "client", secret: options.secret, name: `cluster-${settings.name}`, timeoutMs: 30_000, label: "cluster", retry: true });
       const remote = new RemoteScheduler(backend, ledger, jobId, file, contents, connection);
       await remote.refresh();
       return remote;

@@ -2,7 +2,7 @@
  * The scheduler file: how workers and clients find a scheduler that runs in a batch job
  * (`skein scheduler --scheduler-file <path>`, Dask's `--scheduler-file`). The scheduler writes it
  * once it listens, atomically and 0600, and removes it when it exits; it holds no secret, only
- * where the scheduler is (and where its secret file is, when it has one).
+ * where the scheduler is (and where its secret and TLS files are, when it has them).
  *
  * ```json
  * { "address": "ws://node07:40123", "dashboard": "http://node07:8787/?token=…", "pid": 4242, "host": "node07" }
@@ -10,7 +10,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
-import { readSecretFile, secretFromEnvironment } from "@skein/transport";
+import { readSecretFile, readTlsFile, secretFromEnvironment, tlsFromEnvironment, type TlsOptions } from "@skein/transport";
 
 export interface SchedulerFileContents {
   /** `ws://host:port` that workers and clients connect to. */
@@ -23,6 +23,8 @@ export interface SchedulerFileContents {
   readonly host: string;
   /** The 0600 file holding the cluster secret, when the scheduler was started with one. */
   readonly secretFile?: string;
+  /** The 0600 TLS file (certificate and key) of a `wss://` scheduler started with one. */
+  readonly tlsFile?: string;
 }
 
 /** Write the file atomically (a temporary file renamed over it), readable only by its owner. */
@@ -94,7 +96,8 @@ function parseSchedulerFile(text: string, path: string): SchedulerFileContents {
     typeof record.pid !== "number" ||
     typeof record.host !== "string" ||
     (record.dashboard !== undefined && typeof record.dashboard !== "string") ||
-    (record.secretFile !== undefined && typeof record.secretFile !== "string")
+    (record.secretFile !== undefined && typeof record.secretFile !== "string") ||
+    (record.tlsFile !== undefined && typeof record.tlsFile !== "string")
   ) {
     throw new SkeinError("scheduler-file", SKEIN_ERROR_CODES.BAD_OPTION, `${path} is not a Skein scheduler file: expected { "address": "ws://host:port", "pid": …, "host": … }, got ${text.slice(0, 200)}`);
   }
@@ -104,6 +107,7 @@ function parseSchedulerFile(text: string, path: string): SchedulerFileContents {
     host: record.host,
     ...(record.dashboard !== undefined ? { dashboard: record.dashboard as string } : {}),
     ...(record.secretFile !== undefined ? { secretFile: record.secretFile as string } : {}),
+    ...(record.tlsFile !== undefined ? { tlsFile: record.tlsFile as string } : {}),
   };
 }
 
@@ -112,11 +116,15 @@ function parseSchedulerFile(text: string, path: string): SchedulerFileContents {
  * waits up to `timeoutMs` for the file; the secret is the one given, else SKEIN_SECRET /
  * SKEIN_SECRET_FILE, else the secret file the scheduler names in it.
  */
-export async function schedulerFileTarget(path: string, options: { timeoutMs: number; secret?: string | undefined }): Promise<{ address: string; secret: string }> {
+export async function schedulerFileTarget(
+  path: string,
+  options: { timeoutMs: number; secret?: string | undefined; tls?: TlsOptions | undefined },
+): Promise<{ address: string; secret: string; tls: TlsOptions | undefined }> {
   const contents = await waitForSchedulerFile(path, { timeoutMs: options.timeoutMs });
   const secret = options.secret ?? secretFromEnvironment() ?? (contents.secretFile ? readSecretFile(contents.secretFile) : undefined);
   if (!secret) {
     throw new SkeinError("client", SKEIN_ERROR_CODES.BAD_OPTION, `no secret for the scheduler in ${path}: pass { secret }, or set SKEIN_SECRET or SKEIN_SECRET_FILE`);
   }
-  return { address: contents.address, secret };
+  const tls = contents.address.startsWith("wss://") ? (options.tls ?? tlsFromEnvironment() ?? (contents.tlsFile ? readTlsFile(contents.tlsFile) : undefined)) : undefined;
+  return { address: contents.address, secret, tls };
 }
