@@ -70,6 +70,18 @@ describe("remoteScript", () => {
     expect(run.stdin).toBe("left on stdin");
   });
 
+  it("with a TLS file, reads the certificate from stdin's second line into SKEIN_TLS_PEM, not from the file", async () => {
+    const script = remoteScript(jobSpec({ env: { SKEIN_TLS_FILE: "/home/u/.skein/clusters/x/tls.pem", OTHER: "1" } }));
+    expect(script).not.toContain("tls.pem");
+    const run = await runAsSshd(script);
+    expect(run.exitCode).toBe(0);
+    // runAsSshd sends the secret, then "left on stdin": here the second line is taken as the certificate.
+    expect(run.env.SKEIN_TLS_PEM).toBe("left on stdin");
+    expect(run.env.SKEIN_TLS_FILE).toBeUndefined();
+    expect(run.env.OTHER).toBe("1");
+    expect(run.stdin).toBe("");
+  });
+
   it("prints the pid the worker keeps (the script execs it)", async () => {
     const run = await runAsSshd(remoteScript(jobSpec()));
     expect(run.markerPid).toBeGreaterThan(0);

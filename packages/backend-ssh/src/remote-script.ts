@@ -6,7 +6,8 @@
  *
  * The cluster secret is never in the script: the session's first stdin line carries it, the script
  * reads it into the environment, and the worker supervisor (exec'd, so it keeps the pid the script
- * printed) then watches the rest of stdin (`--watch-stdin`) and leaves when it closes.
+ * printed) then watches the rest of stdin (`--watch-stdin`) and leaves when it closes. With
+ * `tls: true` the cluster's certificate and key follow as the second line, the same way.
  */
 import { SKEIN_ERROR_CODES, SkeinError, type JobSpec } from "@skein/core";
 
@@ -35,7 +36,12 @@ export function remoteScript(job: JobSpec, options: RemoteCommandOptions = {}): 
     // Nothing on stdin means nothing to authenticate with: say so rather than start a worker that cannot connect.
     `IFS= read -r SKEIN_SECRET || { echo 'skein: no cluster secret on stdin' >&2; exit 1; }`,
   ];
+  // A cluster's temporary certificate follows on the second line (base64), for hosts that do not
+  // share the file: it goes into the environment like the secret, never into the script.
+  const tlsOnStdin = job.env.SKEIN_TLS_FILE !== undefined;
+  if (tlsOnStdin) body.push(`IFS= read -r SKEIN_TLS_PEM || { echo 'skein: no TLS certificate on stdin' >&2; exit 1; }`, "export SKEIN_TLS_PEM");
   for (const [name, value] of Object.entries(job.env)) {
+    if (tlsOnStdin && name === "SKEIN_TLS_FILE") continue;
     if (!ENV_NAME.test(name)) {
       throw new SkeinError("ssh", SKEIN_ERROR_CODES.BAD_OPTION, `environment variable name ${JSON.stringify(name)} (option "env") must be letters, digits and "_", not starting with a digit`);
     }

@@ -5,6 +5,7 @@
  * when it closes. So cancelling, this process dying, or the connection dropping all end the
  * remote workers; `cancel` also sends SIGTERM to the remote pid the script printed.
  */
+import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { execa } from "execa";
 import { asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
@@ -129,6 +130,7 @@ function backendFor(settings: SshSettings): SshBackend {
       // The first line is the secret; the pipe then stays open: it is the remote workers' lifeline.
       session.stdin?.on("error", () => undefined);
       session.stdin?.write(`${job.secret}\n`);
+      if (job.env.SKEIN_TLS_FILE !== undefined) session.stdin?.write(`${readFileSync(job.env.SKEIN_TLS_FILE).toString("base64")}\n`);
       return id;
     },
 

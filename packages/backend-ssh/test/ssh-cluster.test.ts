@@ -93,6 +93,23 @@ describeWithSsh("ssh backend on the test cluster's sshd", (target) => {
     expect(processesWithCommandLine(controlDirectory)).toEqual([]);
   });
 
+  it("with tls: true, sends the certificate over the session (as the secret) and computes over wss://", async () => {
+    const cluster = await start({ tls: true });
+    await cluster.scale(2);
+    await cluster.waitForWorkers(2, { timeout: 60_000 });
+    expect(cluster.schedulerAddress).toMatch(/^wss:\/\//);
+    for (const worker of cluster.workers) expect(worker.address).toMatch(/^wss:\/\//);
+    const client = await Client.connect(cluster);
+    const A = client.map(double, Array(48).fill(1));
+    expect(await client.submit(sum, client.map(neg, A)).result()).toBe(-96);
+    const supervisor = workerProcesses().find((pid) => commandLineOf(pid).includes("--watch-stdin")) as number;
+    const env = environmentOf(supervisor);
+    expect(env.SKEIN_TLS_FILE).toBeUndefined();
+    expect(Buffer.from(env.SKEIN_TLS_PEM ?? "", "base64").toString()).toContain("-----BEGIN PRIVATE KEY-----");
+    await client.close();
+    await cluster.close();
+  });
+
   it("rejects scale() with ssh's error when nobody listens on the host's port", async () => {
     const cluster = await start({ hosts: ["root@127.0.0.1:2999"] });
     const error = await cluster.scale(2).then(() => undefined, (e: unknown) => e);

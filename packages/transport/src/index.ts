@@ -8,4 +8,4 @@ export { interfaceAddress, isLoopback, listenHostFor } from "./network.js";
 export { SECRET_ENV, SECRET_FILE_ENV, generateSecret, readSecretFile, secretFromEnvironment } from "./secret-source.js";
 export { PeerPool } from "./peer-pool.js";
 export type { FetchResult } from "./peer-pool.js";
-export { TLS_FILE_ENV, formatTlsFile, readTlsFile, tlsFromEnvironment } from "./tls-source.js";
+export { TLS_FILE_ENV, TLS_PEM_ENV, formatTlsFile, readTlsFile, tlsFromEnvironment } from "./tls-source.js";

@@ -10,9 +10,15 @@ import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization/errors";
 import type { TlsOptions } from "./handshake.js";
 
 export const TLS_FILE_ENV = "SKEIN_TLS_FILE";
+/**
+ * The TLS file's text itself, base64: how workers started over ssh get it (the session's stdin
+ * carries it, like the secret, where the hosts share no filesystem).
+ */
+export const TLS_PEM_ENV = "SKEIN_TLS_PEM";
 
 /** TLS options from the environment, or undefined when none is configured. */
 export function tlsFromEnvironment(env: NodeJS.ProcessEnv = process.env): TlsOptions | undefined {
+  if (env[TLS_PEM_ENV]) return parseTlsText(Buffer.from(env[TLS_PEM_ENV] as string, "base64").toString("utf8"), TLS_PEM_ENV);
   if (env[TLS_FILE_ENV]) return readTlsFile(env[TLS_FILE_ENV] as string);
   const { SKEIN_TLS_CERT: cert, SKEIN_TLS_KEY: key, SKEIN_TLS_CA: ca } = env;
   if (!cert && !key && !ca) return undefined;
@@ -29,10 +35,13 @@ export function tlsFromEnvironment(env: NodeJS.ProcessEnv = process.env): TlsOpt
 
 /** A cluster's temporary TLS file: certificate and key in one private PEM file. */
 export function readTlsFile(path: string): TlsOptions {
-  const pem = readPem(path, TLS_FILE_ENV, true);
+  return parseTlsText(readPem(path, TLS_FILE_ENV, true), `the TLS file ${path}`);
+}
+
+function parseTlsText(pem: string, what: string): TlsOptions {
   const cert = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g)?.join("") ?? "";
   const key = pem.match(/-----BEGIN (?:EC |RSA )?PRIVATE KEY-----[\s\S]+?-----END (?:EC |RSA )?PRIVATE KEY-----\s*/)?.[0] ?? "";
-  if (!cert || !key) throw new SkeinError("tls", SKEIN_ERROR_CODES.BAD_OPTION, `the TLS file ${path} must hold a certificate and a private key (PEM)`);
+  if (!cert || !key) throw new SkeinError("tls", SKEIN_ERROR_CODES.BAD_OPTION, `${what} must hold a certificate and a private key (PEM)`);
   return { cert, key, ca: cert, checkServerName: false };
 }
 
