@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-/** `skein`: scheduler, worker, job-script, info. */
+/** `skein`: scheduler, worker, job-script, jobs, dashboard, info. */
 import { cac } from "cac";
 import { isSkeinError } from "@skein/core";
+import { runDashboard } from "./commands/dashboard.js";
 import { runInfo } from "./commands/info.js";
 import { runJobScript } from "./commands/job-script.js";
 import { runJobs } from "./commands/jobs.js";
@@ -44,6 +45,13 @@ async function main(argv: string[]): Promise<number> {
     .example("  skein jobs cancel --orphaned")
     .action((action, ids, options) => runJobs(action, ids, options));
   cli
+    .command("dashboard [scheduler]", "Print a running scheduler's dashboard link (token included) and open it in a browser")
+    .option("--scheduler-file <path>", "Find the scheduler through its scheduler file (skein scheduler --scheduler-file)")
+    .option("--no-open", "Only print the link")
+    .example("  SKEIN_SECRET_FILE=~/.skein/secret skein dashboard ws://10.0.0.1:8786")
+    .example("  skein dashboard --scheduler-file ~/.skein/scheduler.json")
+    .action((scheduler, options) => runDashboard(scheduler, options));
+  cli
     .command("info", "Show where the configuration comes from, the backend, and the worker command")
     .option("--config <path>", "Config file to use instead of skein.config.* here")
     .action((options) => runInfo(options));
@@ -66,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function cliUsage(): string {
-  return "Usage: skein <scheduler|worker|job-script|jobs|info> [options]\nRun skein --help for details.\n";
+  return "Usage: skein <scheduler|worker|job-script|jobs|dashboard|info> [options]\nRun skein --help for details.\n";
 }
 
 main(process.argv.slice(2)).then(

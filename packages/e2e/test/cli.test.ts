@@ -73,6 +73,39 @@ describe("skein scheduler + skein worker", () => {
     }
   });
 
+  it("skein dashboard prints the link of a running scheduler, from its address or its scheduler file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skein-cli-dash-"));
+    const secretFile = join(dir, "cluster.secret");
+    const schedulerFile = join(dir, "scheduler.json");
+    const scheduler = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--dashboard-port", "0", "--secret-file", secretFile, "--scheduler-file", schedulerFile], { env, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      scheduler.stdout.on("data", (c: Buffer) => (out += c.toString()));
+      const address = await until(() => /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: "the scheduler address" });
+      const link = await until(() => /Dashboard: (http:\S+)/.exec(out)?.[1], { what: `the dashboard line (${out})` });
+      expect(link).toMatch(/\?token=/);
+
+      const byAddress = await runNode([cli, "dashboard", address], { env: { ...env, SKEIN_SECRET_FILE: secretFile } });
+      expect(byAddress).toMatchObject({ code: 0, stdout: `${link}\n`, stderr: "" });
+      const byFile = await runNode([cli, "dashboard", "--scheduler-file", schedulerFile]);
+      expect(byFile).toMatchObject({ code: 0, stdout: `${link}\n` });
+      expect((await fetch(link)).status).toBe(200);
+
+      const nothing = await runNode([cli, "dashboard"]);
+      expect(nothing.code).toBe(2);
+      expect(nothing.stderr).toContain("which scheduler?");
+      const wrongSecret = await runNode([cli, "dashboard", address], { env: { ...env, SKEIN_SECRET: "wrong", SKEIN_SECRET_FILE: "" } });
+      expect(wrongSecret.code).toBe(1);
+      expect(wrongSecret.stderr).toContain("wrong cluster secret");
+      const noFile = await runNode([cli, "dashboard", "--scheduler-file", join(dir, "none.json")]);
+      expect(noFile.code).toBe(1);
+      expect(noFile.stderr).toContain("no scheduler file at");
+    } finally {
+      scheduler.kill("SIGTERM");
+      await new Promise((resolve) => scheduler.once("exit", resolve));
+    }
+  });
+
   it("explain what is missing: no secret, bad port, unknown command", async () => {
     const noSecret = await runNode([cli, "worker", "ws://127.0.0.1:1"], { env: { SKEIN_SECRET: "", SKEIN_SECRET_FILE: "" } });
     expect(noSecret.code).toBe(2);
