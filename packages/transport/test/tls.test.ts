@@ -36,7 +36,7 @@ describe("TLS", () => {
   it("refuses a client with another certificate (mutual TLS)", async () => {
     server = await listen({ host: "127.0.0.1", port: 0, secret, roles: ["client"], label: "test", tls, onConnection: () => {} });
     const stranger = temporaryTls("someone-else").tls;
-    await expect(connect(server.address, { role: "client", secret, name: "c", timeoutMs: 2000, label: "test", tls: stranger })).rejects.toMatchObject({ code: "SKEIN_ERR_CONNECT_FAILED" });
+    await expect(connect(server.address, { role: "client", secret, name: "c", timeoutMs: 2000, label: "test", tls: stranger })).rejects.toMatchObject({ code: "SKEIN_ERR_AUTH_FAILED", message: expect.stringMatching(/TLS/) });
   });
 
   it("says what is missing when a wss:// address is dialled without TLS material", async () => {
