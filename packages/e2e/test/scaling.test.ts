@@ -158,4 +158,36 @@ describe("network preflight", () => {
     expect(error).toMatchObject({ code: "SKEIN_ERR_CONNECT_FAILED" });
     expect(error?.message).toMatch(/its workers cannot reach the scheduler .* worker skein-0-0 on \S+ \(address 127\.0\.0\.1\) cannot reach the scheduler at ws:\/\/127\.0\.0\.1:9/);
   });
+
+  it("a worker stopped while it is still dialling (its cluster closed first) says nothing", async () => {
+    const { spawn } = await import("node:child_process");
+    const { createServer } = await import("node:net");
+    const { fileURLToPath } = await import("node:url");
+    // A port that hangs up on every connection, like a scheduler that has just stopped: each
+    // connection tells us the worker is dialling.
+    let dialled = 0;
+    const server = createServer((socket) => {
+      dialled++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const bin = fileURLToPath(new URL("../../worker/dist/bin.js", import.meta.url));
+    const worker = spawn(process.execPath, [bin, `ws://127.0.0.1:${port}`, "--name", "late", "--death-timeout", "30"], {
+      env: { ...process.env, SKEIN_SECRET: "s".repeat(32) },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    worker.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      // Refused twice: retrying, but for less than the second after which a worker reports.
+      await until(() => dialled >= 2, { what: "the worker to dial twice" });
+      worker.kill("SIGTERM");
+      await new Promise((resolve) => worker.once("exit", resolve));
+      expect(stderr).toBe("");
+    } finally {
+      worker.kill("SIGKILL");
+      server.close();
+    }
+  });
 });

@@ -93,6 +93,9 @@ const INLINE_RESULT_BYTES = 1024;
 /** At lifetime's end a worker has this long to hand its results over before it leaves regardless. */
 const LIFETIME_RETIRE_DEADLINE_MS = 30_000;
 
+/** A worker that cannot reach the scheduler says so once it has failed for this long (the cluster's preflight reads it). */
+const UNREACHABLE_REPORT_AFTER_MS = 1000;
+
 interface WorkerTask {
   readonly key: string;
   readonly fnHash: string;
@@ -437,6 +440,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     resources: options.resources ?? {},
     holding: [],
   };
+  const dialingSince = Date.now();
+  let reportedUnreachable = false;
   try {
     const connected = await connect(schedulerAddress, {
       role: "worker",
@@ -449,8 +454,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       firstMessages: [registration],
       // Network preflight: say at once, in the job's output, which host and address cannot reach
       // the scheduler (a firewall, the wrong interface), instead of only after the death timeout.
-      onRetry: (error, attempt) => {
-        if (attempt === 1) process.stderr.write(`[skein] ${unreachableScheduler(name, schedulerAddress, listenHost, options.interface)}: ${error.message}; retrying for up to ${Math.round(deathTimeoutMs / 1000)} s\n`);
+      // Not on the very first failure: a worker still dialling when its cluster closes (a quick
+      // computation on a slow machine) is stopped within milliseconds and must not leave a warning.
+      onRetry: (error) => {
+        if (reportedUnreachable || Date.now() - dialingSince < UNREACHABLE_REPORT_AFTER_MS) return;
+        reportedUnreachable = true;
+        process.stderr.write(`[skein] ${unreachableScheduler(name, schedulerAddress, listenHost, options.interface)}: ${error.message}; retrying for up to ${Math.round(deathTimeoutMs / 1000)} s\n`);
       },
     });
     scheduler = connected.connection;

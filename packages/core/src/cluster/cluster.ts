@@ -18,6 +18,7 @@ import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
 import { RemoteScheduler, type ClusterScheduler } from "./remote-scheduler.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
+import { waitProgressView, type WaitProgressOptions } from "./wait-progress.js";
 import { defaultWorkerCommand } from "./worker-command.js";
 
 /** Lines of a failed job's output shown in the error. */
@@ -26,6 +27,8 @@ const LOG_TAIL_LINES = 30;
 const MAX_POLL_BACKOFF_SECONDS = 60;
 /** How long close() waits for the batch system to report every job gone. */
 const CLOSE_TIMEOUT_MS = 60_000;
+/** close() waits this long for jobs whose workers never connected to end before it stops the scheduler. */
+const UNCONNECTED_GONE_WAIT_MS = 2_000;
 /** Adaptive scaling stops submitting after this many jobs in a row died before connecting. */
 const MAX_FAILURES_IN_A_ROW = 3;
 /** A running job's output is checked for the workers' "cannot reach the scheduler" line after this long. */
@@ -44,6 +47,16 @@ export interface ClusterJob {
   readonly submittedAt: Date;
   /** Workers of this job connected now. */
   readonly workers: readonly string[];
+}
+
+export interface WaitForWorkersOptions {
+  /** Give up after this many milliseconds, saying what the jobs are doing. @default no limit */
+  timeout?: number;
+  /**
+   * Show what the wait is for — workers connected, queued jobs with the batch system's reason — on
+   * stderr: a live bar on a terminal, a line per change elsewhere. Off by default (Skein is quiet).
+   */
+  progress?: boolean | WaitProgressOptions;
 }
 
 export interface ClusterWorker {
@@ -346,9 +359,36 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
    * the jobs are doing) or as soon as jobs that died before connecting make `n` unreachable
    * (with the job id and the tail of its output).
    */
-  waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+  waitForWorkers(n: number, options: WaitForWorkersOptions = {}): Promise<void> {
     this.#checkOpen("waitForWorkers");
     if (!Number.isInteger(n) || n < 0) throw badOption("cluster", `waitForWorkers needs a whole number of workers, got ${String(n)}`);
+    const { progress } = options;
+    if (progress !== undefined && typeof progress !== "boolean" && (progress === null || typeof progress !== "object")) {
+      throw badOption("cluster", `waitForWorkers's progress option is true, false or { stream, mode, interval }, got ${String(progress)}`);
+    }
+    const waiting = this.#waitForWorkers(n, options.timeout);
+    return progress ? this.#showWaiting(waiting, n, progress === true ? {} : progress) : waiting;
+  }
+
+  async #showWaiting(waiting: Promise<void>, n: number, options: WaitProgressOptions): Promise<void> {
+    waiting.catch(() => undefined); // awaited below, once the view is ready
+    const view = await waitProgressView(options, n);
+    const snapshot = () => ({ wanted: n, connected: this.#scheduler.workerCount, jobs: this.jobs });
+    const show = () => view.update(snapshot());
+    this.#listeners.add(show);
+    show();
+    try {
+      await waiting;
+      view.stop("connected", snapshot());
+    } catch (error) {
+      view.stop("failed", snapshot());
+      throw error;
+    } finally {
+      this.#listeners.delete(show);
+    }
+  }
+
+  #waitForWorkers(n: number, timeout: number | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const finish = (error?: Error) => {
         this.#listeners.delete(check);
@@ -365,9 +405,9 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         if (failed.length > 0 && possible < n) finish(failed[0]?.failure);
       };
       const timer =
-        options.timeout === undefined
+        timeout === undefined
           ? undefined
-          : setTimeout(() => finish(new SkeinTimeoutError("cluster", `${this.#scheduler.workerCount} of ${n} workers connected after ${options.timeout} ms. ${this.#describeJobs()}`)), options.timeout);
+          : setTimeout(() => finish(new SkeinTimeoutError("cluster", `${this.#scheduler.workerCount} of ${n} workers connected after ${timeout} ms. ${this.#describeJobs()}`)), timeout);
       timer?.unref();
       this.#listeners.add(check);
       check();
@@ -763,15 +803,27 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#notify();
     await this.#reconciling;
-    // Workers first: they leave cleanly (no task counted as killed), then their jobs end by themselves.
-    // A scheduler in a batch job does the same when its job is cancelled (SIGTERM).
     const problems: string[] = [];
+    let uncancelled = new Set<JobRecord>();
+    // Jobs whose workers never connected hold nothing: they go first, so that no worker is still
+    // dialling when the scheduler stops listening (it would report the scheduler unreachable).
+    const unconnected = this.#liveJobs().filter((j) => !j.connected);
+    const cancelled = await this.#cancelJobs(unconnected).then(
+      () => true,
+      () => {
+        // Tried again, and reported if it fails again, with every other job below.
+        for (const job of unconnected) job.cancelRequested = false;
+        return false;
+      },
+    );
+    if (cancelled) await this.#waitUntilGone(UNCONNECTED_GONE_WAIT_MS, new Set(this.#liveJobs().filter((j) => !unconnected.includes(j)))).catch(() => undefined);
+    // Then workers: they leave cleanly (no task counted as killed), and their jobs end by themselves.
+    // A scheduler in a batch job does the same when its job is cancelled (SIGTERM).
     try {
       await this.#scheduler.close({ closeWorkers: true, timeoutMs: 5000 });
     } catch (error) {
       problems.push((error as Error).message);
     }
-    let uncancelled = new Set<JobRecord>();
     try {
       await this.#cancelJobs(this.#liveJobs());
     } catch (error) {
