@@ -1,11 +1,13 @@
 /**
  * HPC extras on the test cluster through sbatch/squeue/scancel: a site launcher in front of the
  * worker (`workerLauncher`), and the network preflight (workers that cannot reach the scheduler are
- * reported within seconds, from their job's output). Job arrays and multi-node jobs run in the
+ * reported within seconds, from their job's output), and what waitForWorkers shows while it waits
+ * (queued jobs with Slurm's reason). Job arrays and multi-node jobs run in the
  * conformance suite (test/conformance.test.ts).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -83,4 +85,25 @@ describe.skipIf(gate.skip)("slurm: launcher and network preflight on the test cl
     expect(error?.message).toMatch(/job \S+ of cluster preflight runs, but its workers cannot reach the scheduler .*worker preflight-0-0 on \S+ \(address 127\.0\.0\.1 on interface lo\) cannot reach the scheduler at ws:\/\/127\.0\.0\.1:9/);
     await until(() => `job ${job?.id} gone`, () => !squeue("%i").includes(job?.id as string), 60_000);
   }, 180_000);
+
+  it("waitForWorkers({ progress }) says what it waits for: a held job with Slurm's reason, then the worker connecting", async () => {
+    const c = await cluster({ name: "held", cores: 1, processes: 1, jobExtraDirectives: ["--hold"] });
+    await c.scale(1);
+    const id = c.jobs[0]?.id as string;
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    const progress = { stream: out, mode: "lines", interval: 0 } as const;
+    const error = await c.waitForWorkers(1, { timeout: 5000, progress }).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+    expect(error?.code).toBe(SKEIN_ERROR_CODES.TIMEOUT);
+    expect(text).toContain(`[skein] waiting: 0 of 1 worker connected · jobs: 1 queued (JobHeldUser: ${id})\n`);
+    expect(text).toMatch(new RegExp(`\\[skein\\] gave up waiting after \\d+\\.\\d s: 0 of 1 worker connected · jobs: 1 queued \\(JobHeldUser: ${id}\\)\n$`));
+
+    text = "";
+    execFileSync("scontrol", ["release", id]);
+    await c.waitForWorkers(1, { timeout: 60_000, progress });
+    expect(text).toMatch(/\[skein\] 1 of 1 worker connected after \d+\.\d s\n$/);
+    await c.close();
+    expect(squeue("%j").filter((n) => n === "held")).toEqual([]);
+  }, 120_000);
 });

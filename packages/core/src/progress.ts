@@ -131,7 +131,8 @@ function groupOf(key: string): string {
   return dash > 0 ? key.slice(0, dash) : key;
 }
 
-function isCI(): boolean {
+/** Bars are noise in CI logs, even when the runner pretends to be a terminal. */
+export function isCI(): boolean {
   const ci = process.env.CI;
   return ci !== undefined && ci !== "" && ci !== "false" && ci !== "0";
 }

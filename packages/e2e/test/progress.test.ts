@@ -53,7 +53,7 @@ describe("progress on a terminal", () => {
     }
   })();
 
-  it.skipIf(!hasTmux && !process.env.CI)("draws live bars per task group in a real pty", async () => {
+  it.skipIf(!hasTmux && !process.env.CI)("draws live bars per task group, and one while waiting for workers, in a real pty", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skein-progress-"));
     const core = fileURLToPath(new URL("../../core/dist/index.js", import.meta.url));
     const script = join(dir, "bars.mjs");
@@ -62,6 +62,7 @@ describe("progress on a terminal", () => {
       `import { Client, createCluster, progress } from ${JSON.stringify(core)};
 const cluster = await createCluster({ backend: "local" }, { env: {}, userConfigDir: "/nonexistent" });
 await cluster.scale(2);
+await cluster.waitForWorkers(2, { progress: true });
 const client = await Client.connect(cluster);
 const multiply = (x) => new Promise((r) => setTimeout(() => r(x * 2), 20));
 const A = client.map(multiply, Array.from({ length: 48 }, (_, i) => i));
@@ -82,6 +83,7 @@ process.stderr.write("\\nFINISHED\\n");
         },
         { what: "the script to finish in tmux", timeout: 60_000 },
       );
+      expect(screen).toMatch(/workers \|[█]+\| 2\/2/);
       expect(screen).toMatch(/multiply \|[█]+\| 48\/48/);
     } finally {
       execFileSync("tmux", ["kill-session", "-t", session]);
