@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runIsolated, waitForQuiet } from "./lib/processes.mjs";
 
-const BENCHES = ["throughput", "latency", "tree_reduce", "seed_chain", "cpu_bound"];
+const BENCHES = ["throughput", "latency", "tree_reduce", "transfer", "scheduler_memory", "seed_chain", "cpu_bound", "many_workers", "large_graph"];
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const ROOT = here("../../");
 
@@ -81,7 +81,8 @@ if (args.compare === "dask") {
 // --- systems ---
 
 function daskEnv(saturation) {
-  const env = { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }; // no __pycache__ in the tree
+  // No __pycache__ in the tree; BENCH_NODE: the transfer benchmark measures raw loopback TCP with tools/bench/lib/loopback.mjs.
+  const env = { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1", BENCH_NODE: process.execPath };
   delete env.DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION;
   if (saturation) env.DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION = saturation;
   return env;
@@ -107,7 +108,7 @@ const SYSTEMS = [
 
 const modules = Object.fromEntries(await Promise.all(selected.map(async (name) => [name, await import(`./skein/${name}.mjs`)])));
 
-async function runOnce(system, bench, params) {
+async function runOnce(system, bench, params, timeoutMs) {
   const [command, argv] = system.command(bench, params);
   // Other people's work on a shared machine skews every figure: give it a moment to pass (not in --quick).
   const busy = await waitForQuiet({ maxWaitMs: args.quick ? 0 : quietWaitMs });
@@ -157,14 +158,17 @@ const failures = [];
 for (const bench of selected) {
   const module = modules[bench];
   const params = module.params[size];
+  // A module may need longer than the default limit (large_graph), or be worth only one run at any --repeat.
+  const benchTimeoutMs = module.timeoutS?.[size] ? module.timeoutS[size] * 1000 : timeoutMs;
+  const benchRepeat = Math.min(repeat, module.maxRepeat ?? repeat);
   const runs = Object.fromEntries(SYSTEMS.map((s) => [s.name, []]));
   const broken = new Set();
-  for (let i = 0; i < repeat; i++) {
+  for (let i = 0; i < benchRepeat; i++) {
     // Round-robin over systems, so drift on a shared machine hits all of them alike.
     for (const system of SYSTEMS) {
       if (broken.has(system.name)) continue;
-      const label = `${bench} · ${system.name}${repeat > 1 ? ` · run ${i + 1}/${repeat}` : ""}`;
-      const { figures, problems, seconds, busy } = await runOnce(system, bench, params);
+      const label = `${bench} · ${system.name}${benchRepeat > 1 ? ` · run ${i + 1}/${benchRepeat}` : ""}`;
+      const { figures, problems, seconds, busy } = await runOnce(system, bench, params, benchTimeoutMs);
       if (problems.length > 0) {
         say(`  ${label}: FAILED — ${problems.join("; ")}`);
         failures.push({ bench, system: system.name, problems });
@@ -187,12 +191,12 @@ for (const bench of selected) {
     for (const figure of Object.keys(module.figures)) {
       const values = list.map((r) => r[figure]);
       row[figure] = median(values);
-      if (repeat > 1) {
+      if (list.length > 1) {
         row[`${figure}_median`] = median(values);
         row[`${figure}_min`] = Math.min(...values);
       }
     }
-    if (repeat > 1) row.runs = list.length;
+    row.runs = list.length;
     row.params = params;
     results.push(row);
     allRuns.push(...list.map((figures, i) => ({ bench, system: system.name, run: i + 1, ...figures })));
@@ -234,7 +238,9 @@ for (const bench of selected) {
     const cell = (system) => {
       const r = get(system);
       if (!r) return failures.some((f) => f.bench === bench && f.system === system) ? "FAILED" : "—";
-      return repeat > 1 ? `${fmt(r[figure])} (min ${fmt(r[`${figure}_min`])})` : fmt(r[figure]);
+      // completed: false — a run that stopped at its time budget (large_graph): a rate over the tasks done.
+      const partial = r.completed === false ? " (partial)" : "";
+      return (r.runs > 1 ? `${fmt(r[figure])} (min ${fmt(r[`${figure}_min`])})` : fmt(r[figure])) + partial;
     };
     const ratio = ratios.find((r) => r.bench === bench);
     const ratioCell = ratio ? `${fmt(ratio[figure])}× vs ${ratio[`${figure}_vs`]}${better === "lower" ? " (dask/skein)" : ""}` : "—";

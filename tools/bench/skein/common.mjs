@@ -79,7 +79,9 @@ export function rssOf(pid) {
 export async function startStandalone({ workers = 0 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "skein-bench-"));
   const secretFile = join(dir, "secret");
-  const scheduler = spawn(process.execPath, [CLI, "scheduler", "--port", "0", "--no-dashboard", "--secret-file", secretFile], { stdio: ["ignore", "pipe", "inherit"] });
+  // BENCH_SCHEDULER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the scheduler (written when it exits).
+  const nodeArgs = (process.env.BENCH_SCHEDULER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const scheduler = spawn(process.execPath, [...nodeArgs, CLI, "scheduler", "--port", "0", "--no-dashboard", "--secret-file", secretFile], { stdio: ["ignore", "pipe", "inherit"] });
   const children = [scheduler];
   const close = async () => {
     for (const child of children.reverse()) {
