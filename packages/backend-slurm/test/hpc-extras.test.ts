@@ -2,11 +2,11 @@
  * HPC extras on the test cluster through sbatch/squeue/scancel: a site launcher in front of the
  * worker (`workerLauncher`), and the network preflight (workers that cannot reach the scheduler are
  * reported within seconds, from their job's output), and what waitForWorkers shows while it waits
- * (queued jobs with Slurm's reason). Job arrays and multi-node jobs run in the
+ * (queued jobs with Slurm's reason), and the scheduler in a job of its own. Job arrays and multi-node jobs run in the
  * conformance suite (test/conformance.test.ts).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,4 +106,24 @@ describe.skipIf(gate.skip)("slurm: launcher and network preflight on the test cl
     await c.close();
     expect(squeue("%j").filter((n) => n === "held")).toEqual([]);
   }, 120_000);
+
+  it("scheduler: { inJob: true }: sbatch runs the scheduler, workers and clients find it through the file, -96, and close leaves no job", async () => {
+    const c = await cluster({ name: "slsched", cores: 2, processes: 2, scheduler: { inJob: true } });
+    const { id: schedulerJobId, schedulerFile } = c.schedulerJob as NonNullable<Cluster["schedulerJob"]>;
+    expect(statSync(schedulerFile).mode & 0o777).toBe(0o600);
+    expect((JSON.parse(readFileSync(schedulerFile, "utf8")) as { address: string }).address).toBe(c.schedulerAddress);
+    expect(squeue("%i %j %T")).toContain(`${schedulerJobId} slsched-scheduler RUNNING`);
+    expect(c.jobScript()).toContain(`--scheduler-file ${schedulerFile}`);
+    await c.scale(4);
+    await c.waitForWorkers(4, { timeout: 90_000 });
+    const client = await Client.connect(c);
+    try {
+      const A = client.map((x: number) => x * 2, Array(48).fill(1));
+      expect(await client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), client.map((x: number) => -x, A)).result()).toBe(-96);
+    } finally {
+      await client.close();
+    }
+    await c.close();
+    await until(() => `no slsched job in squeue (${squeue("%i %j %T").join("; ")})`, () => squeue("%j").every((n) => !n.startsWith("slsched")), 60_000);
+  }, 240_000);
 });
