@@ -106,6 +106,36 @@ describeOnTestCluster("pbs clusters when qsub, qstat or qdel misbehave", () => {
     expect(squeueNames().filter((n) => n === "flakyqsub")).toEqual([]);
   }, 60_000);
 
+  it("garbage: a banner around qsub's id is fine; qsub without an id and qstat printing nonsense are errors quoting the output; polling recovers", async () => {
+    const banner = wrapper("qsub-banner", `echo "*** Welcome to vortex: maintenance on Friday ***"; qsub "$@" || exit $?; echo "(end of motd)"`);
+    const flag = join(dir, "qstat-garbage-on");
+    onCleanup = () => rmSync(flag, { force: true });
+    writeFileSync(flag, "");
+    const qstat = wrapper("qstat-garbage", `if [ -e '${flag}' ]; then echo "<html><body>502 Bad Gateway</body></html>"; exit 0; fi\nexec qstat "$@"`);
+    cluster = await start("garbage", { pollInterval: 0.2, commands: { submit: [banner.path], status: [qstat.path, "-f"] } });
+    await cluster.scale(1);
+    leftovers = cluster.jobs.map((j) => j.id);
+    expect(cluster.jobs.map((j) => j.id)).toEqual([expect.stringMatching(/^\d+$/)]);
+    // The garbage is an error (the job is not taken for gone), quoted for the user.
+    const waited = await cluster.waitForWorkers(2, { timeout: 3000 }).catch((e: unknown) => e as Error);
+    expect(waited?.message).toMatch(/Last status error: [\s\S]*cannot parse qstat -f output[\s\S]*502 Bad Gateway/);
+    expect(cluster.jobs).toHaveLength(1);
+    rmSync(flag);
+    await cluster.waitForWorkers(1, { timeout: 30_000 });
+
+    const silent = wrapper("qsub-no-id", `qsub "$@" > /dev/null || exit $?; echo "Your job has been submitted. Have a nice day."`);
+    const other = await start("garbage2", { commands: { submit: [silent.path] } });
+    try {
+      await expect(other.scale(1)).rejects.toThrow(/a job named garbage2 may have been submitted all the same: look for it in the batch system.s queue and cancel it there[\s\S]*expected qsub to print one job id[\s\S]*Have a nice day/);
+      expect(other.jobs).toEqual([]);
+    } finally {
+      await other.close().catch(() => undefined);
+      // That job was submitted but could not be tracked: its worker connects to nobody and it ends (or we cancel it).
+      execFileSync("sh", ["-c", "scancel --name=garbage2 || true"]);
+    }
+    await until(() => "no garbage2 job in squeue", () => !squeueNames().includes("garbage2"), 30_000);
+  }, 90_000);
+
   it("a qsub that hangs is killed after submitCommandTimeout, and the error says so", async () => {
     const qsub = wrapper("qsub-hangs", "exec sleep 61");
     cluster = await start("hungqsub", { submitCommandTimeout: 2, commands: { submit: [qsub.path] } });

@@ -175,7 +175,7 @@ describe("createBatchBackend error paths (fake commands: the real systems cannot
   it("reports a submit command that exits 0 without a job id, and one that cannot be found", async () => {
     const chatty = script("chatty", "#!/bin/sh\necho 'submitted, maybe'\n");
     const error = await caught(backend({ submit: [chatty] }).submit(job()));
-    expect(error.message).toMatch(/printed no job id Skein can read: expected a number/);
+    expect(error.message).toMatch(/printed no job id Skein can read, so a job named exDaskCluster may have been submitted all the same: look for it in the batch system.s queue and cancel it there\. expected a number/);
     const missing = await caught(backend({ submit: [join(dir, "no-such-qsub")] }).submit(job()));
     expect(missing.message).toMatch(/could not run: .*ENOENT/);
   });

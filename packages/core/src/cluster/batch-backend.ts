@@ -166,7 +166,13 @@ export function createBatchBackend(definition: BatchBackendDefinition): ClusterB
       try {
         return { id: definition.parseSubmitOutput(result.stdout), outputFile };
       } catch (error) {
-        throw new BatchCommandError(name, result, `exited 0 but printed no job id Skein can read: ${(error as Error).message}`, { cause: error });
+        // It said yes: a job may exist that Skein cannot track or cancel. Say how to find it.
+        throw new BatchCommandError(
+          name,
+          result,
+          `exited 0 but printed no job id Skein can read, so a job named ${job.name} may have been submitted all the same: look for it in the batch system's queue and cancel it there. ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     } finally {
       // Every batch system copies the script when it accepts the job.
