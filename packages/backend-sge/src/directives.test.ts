@@ -63,6 +63,10 @@ describe("sgeDirectives", () => {
     expect(sgeDirectives({ ...job, logDirectory: "/scratch/logs" }, defaults)).toContain("#$ -o /scratch/logs/exDaskCluster-$JOB_ID.out");
   });
 
+  it("names an array's output files after $JOB_ID and $TASK_ID, one per task", () => {
+    expect(sgeDirectives({ ...job, logDirectory: "/scratch/logs", arraySize: 3 }, defaults)).toContain("#$ -o /scratch/logs/exDaskCluster-$JOB_ID.$TASK_ID.out");
+  });
+
   it("writes no h_rt without a walltime", () => {
     const { walltimeSeconds: _, ...noWalltime } = job;
     expect(sgeDirectives(noWalltime, defaults).join("\n")).not.toMatch(/h_rt/);

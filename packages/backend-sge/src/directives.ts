@@ -39,7 +39,8 @@ export function sgeDirectives(job: JobSpec, options: SgeDirectiveOptions): strin
   // stdout and stderr in one file. The backend also passes -j y -o <file> to qsub (the command line
   // wins over the script); these lines serve a script submitted by hand.
   lines.push("-j y");
-  if (job.logDirectory) lines.push(`-o ${resolve(job.logDirectory, `${job.name}-$JOB_ID.out`)}`);
+  // Grid Engine expands $JOB_ID and, for an array's tasks, $TASK_ID in the path.
+  if (job.logDirectory) lines.push(`-o ${resolve(job.logDirectory, job.arraySize !== undefined ? `${job.name}-$JOB_ID.$TASK_ID.out` : `${job.name}-$JOB_ID.out`)}`);
   lines.push(...options.jobExtraDirectives);
   return lines.map((line) => `#$ ${line}`);
 }

@@ -74,6 +74,20 @@ describe("sgeJobScript", () => {
   });
 });
 
+describe("sgeJobScript of a job array", () => {
+  const array = sgeJobScript({ ...job, arraySize: 3 }, options);
+
+  it("has the worker name its workers after SGE_TASK_ID (--name-env); no -t in the script (qsub gets it)", () => {
+    expect(array.trimEnd().split("\n").at(-1)).toMatch(/ --name exDaskCluster-0 --name-env SGE_TASK_ID$/);
+    expect(array).not.toMatch(/^#\$ -t/m);
+    expect(sgeJobScript(job, options)).not.toContain("--name-env");
+  });
+
+  it.each(["tcsh", "sh", "bash"])("passes %s -n", (shell) => {
+    expect(spawnSync(shell, ["-n", save(`array-${shell}`, array)], { encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+  });
+});
+
 describe("shellOfShebang", () => {
   it.each([
     ["#!/bin/tcsh", "/bin/tcsh"],

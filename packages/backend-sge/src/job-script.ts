@@ -1,9 +1,11 @@
 /**
  * The Grid Engine job script (pure): shebang, `#$` directives, the prologue, then the worker. Like
  * the PBS and Slurm ones it runs under tcsh as well as sh and bash: no `export`, no `$SGE_*` or
- * `$JOB_ID` in the body, every word quoted.
+ * `$JOB_ID` in the body, every word quoted. An element of a job array names its workers after its
+ * index, which the worker reads itself from `SGE_TASK_ID` (`--name-env`).
  */
 import { batchJobScript, type JobSpec } from "@skein/core";
+import { SGE_TASK_VARIABLE } from "./arrays.js";
 import { sgeDirectives, type SgeDirectiveOptions } from "./directives.js";
 
 export const DEFAULT_SHEBANG = "#!/usr/bin/env bash";
@@ -18,7 +20,7 @@ export interface SgeJobScriptOptions extends Omit<SgeDirectiveOptions, "shell"> 
 export function sgeJobScript(job: JobSpec, options: SgeJobScriptOptions): string {
   const shebang = options.shebang ?? DEFAULT_SHEBANG;
   const shell = options.shell ?? shellOfShebang(shebang);
-  return batchJobScript({ shebang, directives: sgeDirectives(job, { ...options, shell }), job });
+  return batchJobScript({ shebang, directives: sgeDirectives(job, { ...options, shell }), job, arrayIndexVariables: [SGE_TASK_VARIABLE] });
 }
 
 /**

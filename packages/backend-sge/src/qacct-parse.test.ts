@@ -17,6 +17,14 @@ describe("parseQacct on captured output", () => {
     expect(Number.isFinite(records[0]?.submittedAt)).toBe(true);
   });
 
+  it("qacct-array.txt: one record per task of an array, with its taskid, in the order the tasks ended", () => {
+    expect(parseQacct(fixture("qacct-array.txt")).map((r) => [r.jobnumber, r.taskid, r.failed, r.exitStatus])).toEqual([
+      ["183", "2", 100, 137],
+      ["183", "1", 0, 0],
+      ["183", "3", 0, 3],
+    ]);
+  });
+
   it("reads qsub_time as local time", () => {
     expect(parseQacct(fixture("qacct-h_rt.txt"))[0]?.submittedAt).toBe(new Date(2026, 10, 25, 18, 2, 11).getTime());
   });

@@ -1,11 +1,18 @@
 /** What `qdel` said about each job id (Grid Engine prints its verdicts, errors included, on STDOUT). */
 export type QdelOutcome =
-  /** "root has deleted job 9": it was pending and is gone. */
+  /** "root has deleted job 9", "root has deleted job-array task 13.3": it was pending and is gone. */
   | "deleted"
   /** "root has registered the job 3 for deletion", "job 5 is already in deletion": it is being killed. */
   | "deleting"
-  /** 'denied: job "5" does not exist': finished or never issued (qdel cannot tell which). */
+  /** 'denied: job "5" does not exist', 'job "13" task "9" does not exist': finished or never issued (qdel cannot tell which). */
   | "gone";
+
+/** One line of qdel's output: the job, the array task when the line names one, and the verdict. */
+interface Verdict {
+  readonly job: string;
+  readonly task: string | undefined;
+  readonly outcome: QdelOutcome;
+}
 
 /**
  * Every verdict in `qdel`'s output, by job id. `qdel 13 9 99999` exits 1 when any id does not
@@ -15,8 +22,11 @@ export type QdelOutcome =
  * root has deleted job 13
  * denied: job "99999" does not exist
  * job 5 is already in deletion
+ * job "13" task "9" does not exist
  * ```
- * An array task's verdict counts for its array. Lines it does not know are ignored.
+ * A task's verdict is keyed `13.2`, and also counts for its array `13` (`qdel 13` of a running
+ * array answers task by task), except that one missing task says nothing about the array. Lines it
+ * does not know are ignored.
  */
 export function parseQdelOutput(stdout: string): Map<string, QdelOutcome> {
   const outcomes = new Map<string, QdelOutcome>();
@@ -25,28 +35,54 @@ export function parseQdelOutput(stdout: string): Map<string, QdelOutcome> {
     const previous = outcomes.get(id);
     if (previous === undefined || previous === "gone" || (previous === "deleted" && outcome === "deleting")) outcomes.set(id, outcome);
   };
-  for (const raw of stdout.split(/\r?\n/)) {
-    const line = raw.trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^\S+ has deleted job(?:-array task)? (\d+)(?:\.(\d+))?$/.exec(line))) setBoth(m, "deleted");
-    else if ((m = /^\S+ has registered the job(?:-array task)? (\d+)(?:\.(\d+))? for deletion$/.exec(line))) setBoth(m, "deleting");
-    else if ((m = /^job(?:-array task)? (\d+)(?:\.(\d+))? is already in deletion$/.exec(line))) setBoth(m, "deleting");
-    else if ((m = /^denied: job "(\d+)(?:\.(\d+))?" does not exist$/.exec(line))) setBoth(m, "gone");
+  for (const { job, task, outcome } of verdicts(stdout)) {
+    if (task === undefined) set(job, outcome);
+    else {
+      set(`${job}.${task}`, outcome);
+      if (outcome !== "gone") set(job, outcome);
+    }
   }
   return outcomes;
-
-  function setBoth(m: RegExpExecArray, outcome: QdelOutcome): void {
-    const id = m[1] as string;
-    set(id, outcome);
-    if (m[2] !== undefined) set(`${id}.${m[2]}`, outcome);
-  }
 }
 
 /**
  * True when qdel's output accounts for every id asked: each was deleted, is being deleted, or does
  * not exist. Then a non-zero exit (qdel exits 1 as soon as one id does not exist) is not a failure.
+ * A verdict on a whole job covers each of its tasks asked: for a task already being deleted,
+ * `qdel 13.2` says only `job 13 is already in deletion`.
  */
 export function qdelSettled(stdout: string, ids: readonly string[]): boolean {
   const outcomes = parseQdelOutput(stdout);
-  return ids.length > 0 && ids.every((id) => outcomes.has(id));
+  const wholeJobs = new Set(verdicts(stdout).flatMap((v) => (v.task === undefined ? [v.job] : [])));
+  const settled = (id: string): boolean => {
+    if (outcomes.has(id)) return true;
+    const task = /^(\d+)\.\d+$/.exec(id);
+    return task !== null && wholeJobs.has(task[1] as string);
+  };
+  return ids.length > 0 && ids.every(settled);
+}
+
+// --- internal ---
+
+const LINES: readonly [RegExp, QdelOutcome][] = [
+  [/^\S+ has deleted job(?:-array task)? (\d+)(?:\.(\d+))?$/, "deleted"],
+  [/^\S+ has registered the job(?:-array task)? (\d+)(?:\.(\d+))? for deletion$/, "deleting"],
+  [/^job(?:-array task)? (\d+)(?:\.(\d+))? is already in deletion$/, "deleting"],
+  [/^denied: job "(\d+)(?:\.(\d+))?" does not exist$/, "gone"],
+  [/^job "(\d+)" task "(\d+)" does not exist$/, "gone"],
+];
+
+function verdicts(stdout: string): Verdict[] {
+  const found: Verdict[] = [];
+  for (const raw of stdout.split(/\r?\n/)) {
+    const line = raw.trim();
+    for (const [pattern, outcome] of LINES) {
+      const m = pattern.exec(line);
+      if (m) {
+        found.push({ job: m[1] as string, task: m[2], outcome });
+        break;
+      }
+    }
+  }
+  return found;
 }

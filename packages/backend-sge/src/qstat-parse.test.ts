@@ -44,6 +44,37 @@ describe("parseQstatXml on captured output", () => {
     });
   });
 
+  it("reads running tasks one record each and pending tasks as ranges (1-4:1, 2-8:3) and lists", () => {
+    const states = parsed(fixture("qstat-xml-array-tasks.txt"));
+    expect(states).toEqual({
+      "183.1": running,
+      "183.2": running,
+      "183.3": running,
+      "183": running,
+      "185.1": waiting,
+      "185.2": waiting,
+      "185.3": waiting,
+      "185.4": waiting,
+      "185": waiting,
+      "184.1": held,
+      "184.2": held,
+      "184.3": held,
+      "184.4": held,
+      "184": held,
+      "186.2": held,
+      "186.5": held,
+      "186.8": held,
+      "186": held,
+    });
+    expect(parseQstatXmlJobs(fixture("qstat-xml-array-tasks.txt")).map((j) => `${j.id}:${j.tasks ?? ""}`)).toEqual(["183:1", "183:2", "183:3", "185:1-4:1", "184:1-4:1", "186:2-8:3"]);
+  });
+
+  it("after qdel 183.2 184.3: the running task is dr (still running), the pending one is gone from the list", () => {
+    const states = parsed(fixture("qstat-xml-array-after-qdel.txt"));
+    expect(states["183.2"]).toEqual(running);
+    expect(Object.keys(states).filter((id) => id.startsWith("184."))).toEqual(["184.1", "184.2", "184.4"]);
+  });
+
   it("keeps every record's fields", () => {
     const jobs = parseQstatXmlJobs(fixture("qstat-xml-many.txt"));
     expect(jobs).toHaveLength(8);

@@ -9,12 +9,16 @@ describe("parseQsubJobId", () => {
     ["qsub-terse.txt", "15"],
     ["qsub-terse-array.txt", "13"],
     ["qsub.txt", "16"],
+    ["qsub-terse-array-3.txt", "183"],
+    ["qsub-array.txt", "184"],
   ])("reads %s → %s", (name, id) => {
     expect(parseQsubJobId(fixture(name))).toBe(id);
   });
 
   it("reads a plain job-array line", () => {
     expect(parseQsubJobId('Your job-array 13.1-4:1 ("harr") has been submitted\n')).toBe("13");
+    // What qsub -terse -t 2-10:3 (tasks 2, 5, 8) printed on the test cluster.
+    expect(parseQsubJobId("180.2-10:3\n")).toBe("180");
   });
 
   it.each([

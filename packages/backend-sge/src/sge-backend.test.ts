@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { BatchCommandError, SKEIN_ERROR_CODES, asJobId, type JobSpec } from "@skein/core";
+import { BatchCommandError, SKEIN_ERROR_CODES, asJobId, type JobId, type JobSpec } from "@skein/core";
 import { createBackend, optionKeys, sgeBackend } from "./sge-backend.js";
 
 const context = { sourceOf: (key: string) => (key === "queue" ? "environment variable SKEIN_QUEUE" : "skein.config.yaml"), baseDir: "/tmp" };
@@ -191,6 +191,49 @@ describe("sge commands (fake qsub/qstat/qdel/qacct)", () => {
     const unknown = JSON.parse(fixture("qdel-unknown.json")) as { stdout: string; stderr: string; exitCode: number };
     const fake = fakeBin({ qdel: unknown, qstat: { stdout: fixture("qstat-xml-empty.txt") } });
     await expect(sgeBackend({ binDir: fake.binDir }).cancel([asJobId("99999")])).resolves.toBeUndefined();
+  });
+
+  it("submitArray: qsub -t 1-N with one output file per task ($TASK_ID); elements job.task", async () => {
+    const fake = fakeBin({ qsub: { stdout: fixture("qsub-terse-array-3.txt") } });
+    const backend = sgeBackend({ binDir: fake.binDir });
+    expect(backend.capabilities).toMatchObject({ arrays: true });
+    const array = await backend.submitArray?.({ ...job, arraySize: 3 });
+    expect(array).toEqual({ id: "183", elements: ["183.1", "183.2", "183.3"] });
+    const [call] = fake.calls();
+    // qsub gets $TASK_ID literally (no shell in between) and Grid Engine expands it.
+    expect(call).toMatch(new RegExp(`^qsub -terse -V -cwd -w e -j y -o ${dir}/jobs/demo-[0-9a-f]{8}\\.\\$TASK_ID\\.out -t 1-3 /\\S+/demo-[0-9a-f]{8}\\.sh$`));
+  });
+
+  it("status of elements and arrays from one qstat -xml; elements that left qstat get their task's qacct record, one qacct per array", async () => {
+    // All three tasks of 183 in qacct, submitted now.
+    const accounting = fixture("qacct-array.txt").replace(/^(qsub_time\s+).*$/gm, `$1${qacctTime(new Date())}`);
+    const fake = fakeBin({ qsub: { stdout: fixture("qsub-terse-array-3.txt") }, qstat: { stdout: fixture("qstat-xml-array-tasks.txt") }, qacct: { stdout: accounting } });
+    const backend = sgeBackend({ binDir: fake.binDir });
+    const { elements } = (await backend.submitArray?.({ ...job, arraySize: 3 })) as { elements: readonly JobId[] };
+    const listed = await backend.status([...elements, asJobId("184.2"), asJobId("186.5"), asJobId("186")]);
+    expect(Object.fromEntries(listed)).toEqual({
+      "183.1": { state: "running", host: "vm" },
+      "183.2": { state: "running", host: "vm" },
+      "183.3": { state: "running", host: "vm" },
+      "184.2": { state: "queued", reason: "held (hqw)" },
+      "186.5": { state: "queued", reason: "held (hqw)" },
+      "186": { state: "queued", reason: "held (hqw)" },
+    });
+    writeFileSync(join(fake.binDir, "qstat.stdout"), fixture("qstat-xml-empty.txt"));
+    const gone = await backend.status(elements);
+    expect(Object.fromEntries(gone)).toEqual({
+      "183.1": { state: "exited", exitCode: 0 },
+      "183.2": { state: "exited", exitCode: 137, reason: "killed (qdel); qacct: failed 100 (assumedly after job)" },
+      "183.3": { state: "exited", exitCode: 3 },
+    });
+    expect(fake.calls().filter((c) => c.startsWith("qacct"))).toEqual(["qacct -j 183"]);
+  });
+
+  it("cancel of elements: qdel's exit 1 is settled by its verdicts, a task in deletion named by its job only", async () => {
+    const inDeletion = JSON.parse(fixture("qdel-array-task-in-deletion.json")) as { stdout: string; stderr: string; exitCode: number };
+    const fake = fakeBin({ qdel: inDeletion, qstat: { stdout: fixture("qstat-xml-array-after-qdel.txt") } });
+    await expect(sgeBackend({ binDir: fake.binDir }).cancel([asJobId("183.2"), asJobId("184.3")])).resolves.toBeUndefined();
+    expect(fake.calls()).toEqual(["qdel 183.2 184.3", "qstat -xml"]);
   });
 
   it("a qmaster that does not answer is a failed status command, not 'all jobs ended'", async () => {

@@ -2,25 +2,26 @@
  * Grid Engine (SGE 6.2–8.1, Son of Grid Engine, Univa/Altair Grid Engine) through `qsub -terse -V
  * -cwd -w e`, `qstat -xml`, `qdel` and, for the exit status of finished jobs, `qacct -j`. The
  * mechanics are `createBatchBackend`'s; this adds the directives, the parsers, qdel's verdicts and
- * the accounting look-up. All policy is `Cluster`'s.
+ * the accounting look-up. Job arrays are `qsub -t 1-N`, their elements `12.1`, `12.2`, … (see
+ * `arrays.ts`). All policy is `Cluster`'s.
  */
 import { join } from "node:path";
 import * as v from "valibot";
 import {
   BatchCommandError,
   DEFAULT_BATCH_TIMEOUTS,
-  SKEIN_ERROR_CODES,
-  SkeinError,
   createBatchBackend,
   validateBackendOptions,
   type BackendContext,
   type ClusterBackend,
-  type CommandResult,
   type JobId,
+  type JobSpec,
   type JobState,
+  type SubmittedArray,
 } from "@skein/core";
+import { createAccounting } from "./accounting.js";
+import { sgeArrays } from "./arrays.js";
 import { sgeJobScript } from "./job-script.js";
-import { isQacctNotFound, parseQacct, type QacctRecord } from "./qacct-parse.js";
 import { qdelSettled } from "./qdel-parse.js";
 import { parseQstatXml } from "./qstat-parse.js";
 import { parseQsubJobId } from "./qsub-parse.js";
@@ -153,17 +154,6 @@ const SgeOptionsSchema = v.strictObject({
   cancelCommandTimeout: v.optional(seconds),
 });
 
-/** Finished jobs looked up in qacct at once, at most. */
-const ACCOUNTING_CONCURRENCY = 4;
-/**
- * Grid Engine writes accounting records every `flush_time` (15 s by default; `accounting_flush_time`
- * where set): a job that left qstat is looked up again at most every 2 s, for a minute, then no more.
- */
-const ACCOUNTING_RETRY_MS = 2_000;
-const ACCOUNTING_WINDOW_MS = 60_000;
-/** Clocks of the submit host and the qmaster may differ: a record submitted this much before our qsub still counts. */
-const CLOCK_SLACK_MS = 5 * 60_000;
-
 function buildSgeBackend(input: unknown, sourceOf: (key: string) => string): ClusterBackend {
   const options = validateBackendOptions("sge", SgeOptionsSchema, input ?? {}, sourceOf);
   const bin = (name: string) => (options.binDir ? join(options.binDir, name) : name);
@@ -203,70 +193,42 @@ function buildSgeBackend(input: unknown, sourceOf: (key: string) => string): Clu
     parseStatusOutput: parseQstatXml,
     // qstat -xml exits 0 with or without jobs; any other exit is a real failure.
     isUnknownJobExit: () => false,
+    // qsub -t 1-N; elements are named job.task (12.2), as qstat -xml, qdel and qacct know them.
+    arrays: sgeArrays,
   });
 
-  /** When this backend submitted each job (for matching qacct records when ids were reused). */
-  const submittedAt = new Map<JobId, number>();
-  /** Final states read from qacct; when each finished job was first seen gone, and last looked up. */
-  const finished = new Map<JobId, JobState>();
-  const goneSince = new Map<JobId, number>();
-  const triedAt = new Map<JobId, number>();
-
-  const lookUp = async (id: JobId): Promise<JobState | undefined> => {
-    const since = submittedAt.get(id);
-    if (since === undefined) return undefined;
-    const now = Date.now();
-    const first = goneSince.get(id) ?? now;
-    goneSince.set(id, first);
-    const last = triedAt.get(id);
-    if (now - first > ACCOUNTING_WINDOW_MS || (last !== undefined && now - last < ACCOUNTING_RETRY_MS)) return undefined;
-    triedAt.set(id, now);
-    const result = await runCommand([...commands.accounting, id], statusTimeout).catch(() => undefined);
-    // No accounting, no record yet, or a qacct that failed: the job still ended; only its exit status is unknown.
-    if (!result || result.exitCode !== 0 || isQacctNotFound(result.stderr, result.exitCode)) return undefined;
-    let records: QacctRecord[];
-    try {
-      records = parseQacct(result.stdout);
-    } catch {
-      return undefined;
-    }
-    const record = records.filter((r) => r.jobnumber === id && !(r.submittedAt < since - CLOCK_SLACK_MS)).at(-1);
-    if (!record) return undefined;
-    goneSince.delete(id);
-    triedAt.delete(id);
-    return exitedFromAccounting(record);
-  };
+  const accounting = createAccounting(commands.accounting, statusTimeout);
 
   const status = async (ids: readonly JobId[]): Promise<Map<JobId, JobState>> => {
     const states = new Map(await batch.status(ids));
     if (options.accounting === false) return states;
-    // qstat never lists a finished job, so every "exited" here is a job that left qstat.
+    // qstat never lists a finished job, so every "exited" here is a job (or array task) that left qstat.
     const gone = ids.filter((id) => states.get(id)?.state === "exited");
-    const pending = gone.filter((id) => !finished.has(id));
-    for (let i = 0; i < pending.length; i += ACCOUNTING_CONCURRENCY) {
-      const batchIds = pending.slice(i, i + ACCOUNTING_CONCURRENCY);
-      const found = await Promise.all(batchIds.map(lookUp));
-      batchIds.forEach((id, k) => {
-        const state = found[k];
-        if (state) finished.set(id, state);
-      });
-    }
-    for (const id of gone) {
-      const state = finished.get(id);
-      if (state) states.set(id, state);
-    }
+    for (const [id, state] of await accounting.finalStates(gone)) states.set(id, state);
     return states;
   };
 
+  const submitArray = batch.submitArray;
   return {
     ...batch,
     name: "sge",
     async submit(job, signal) {
       const before = Date.now();
       const id = await batch.submit(job, signal);
-      submittedAt.set(id, before);
+      accounting.submitted([id], before);
       return id;
     },
+    ...(submitArray
+      ? {
+          async submitArray(job: JobSpec & { readonly arraySize: number }, signal?: AbortSignal): Promise<SubmittedArray> {
+            const before = Date.now();
+            const array = await submitArray(job, signal);
+            // Each element has its own qacct record (taskid); the array as a whole has none.
+            accounting.submitted(array.elements, before);
+            return array;
+          },
+        }
+      : {}),
     status,
     async cancel(ids) {
       try {
@@ -282,26 +244,3 @@ function buildSgeBackend(input: unknown, sourceOf: (key: string) => string): Clu
 }
 
 const isCommand = (argv: readonly string[], prefix: readonly string[]): boolean => prefix.every((word, i) => argv[i] === word);
-
-function exitedFromAccounting(record: QacctRecord): JobState {
-  if (record.failed === 0) return { state: "exited", exitCode: record.exitStatus };
-  const why =
-    record.failed === 37
-      ? "killed by Grid Engine at a hard limit (h_rt walltime, h_cpu or h_vmem)"
-      : record.failed === 100 && record.exitStatus === 137
-        ? "killed (qdel)"
-        : "Grid Engine could not run it as asked";
-  return { state: "exited", exitCode: record.exitStatus, reason: `${why}; qacct: failed ${record.failed}${record.failedReason ? ` (${record.failedReason})` : ""}` };
-}
-
-/** Run one command like createBatchBackend does: no shell, a timeout, and never the cluster secret in its environment. */
-async function runCommand(argv: readonly string[], timeout: number): Promise<CommandResult> {
-  const [file, ...args] = argv as [string, ...string[]];
-  const { execa } = await import("execa");
-  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== "SKEIN_SECRET"));
-  const result = await execa(file, args, { reject: false, timeout, forceKillAfterDelay: 2000, stdin: "ignore", env, extendEnv: false });
-  if (result.timedOut || result.exitCode === undefined) {
-    throw new SkeinError("sge", SKEIN_ERROR_CODES.COMMAND_FAILED, `${argv.join(" ")} ${result.timedOut ? `did not finish within ${timeout / 1000} s` : "could not run"}`);
-  }
-  return { argv, exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
-}
