@@ -1,11 +1,11 @@
 /**
  * The shared conformance suite on the test cluster's real Grid Engine, plus what is Grid Engine's
  * own: tcsh, parallel-environment jobs, qsub's refusals, the environment -V carries, qacct's exit
- * status, and workers that retire before h_rt's SIGKILL.
+ * status (per array element too), a whole array cancelled by its id, and workers that retire before h_rt's SIGKILL.
  */
 import { expect, it } from "vitest";
 import { BatchCommandError, SKEIN_ERROR_CODES, type JobId } from "@skein/core";
-import { describeBackendConformance, MARK_VARIABLE } from "@skein/backend-testkit";
+import { describeBackendConformance, MARK_VARIABLE, sleeper } from "@skein/backend-testkit";
 import { sgeBackend } from "../src/index.js";
 import { gridEngine, qstatJobs, SGE_BIN, SGE_QUEUE } from "./helpers.js";
 
@@ -30,7 +30,8 @@ describeBackendConformance("sge (Grid Engine 8.1.9)", {
       await cluster.scale(2);
       await cluster.waitForWorkers(2, { timeout: ctx.options.stateChangeTimeoutMs });
       const id = cluster.jobs[0]?.id;
-      expect(qstatJobs().find((j) => j.id === id)).toMatchObject({ state: "r", slots: "2" });
+      // qstat may still say t (transferring) for a moment after the job's processes started and its workers connected.
+      expect(qstatJobs().find((j) => j.id === id)).toMatchObject({ state: expect.stringMatching(/^[rt]$/), slots: "2" });
     }, ctx.options.testTimeoutMs);
 
     it("a request no queue can satisfy is refused at once by qsub -w e, with qsub's command, exit code and stderr", async () => {
@@ -93,6 +94,34 @@ describeBackendConformance("sge (Grid Engine 8.1.9)", {
         return s?.state === "exited" && s.exitCode !== null ? s : undefined;
       });
       expect(state).toEqual({ state: "exited", exitCode: 3 });
+    }, ctx.options.testTimeoutMs);
+
+    it("each element of an array has its own exit status from qacct (its taskid)", async () => {
+      const backend = await ctx.backend();
+      // Element i exits with i; "--" keeps the script's --name-env SGE_TASK_ID away from node -e.
+      const spec = ctx.jobSpec("process.exit(Number(process.env.SGE_TASK_ID))", { workerArgs: ["--"] });
+      const { id, elements } = await ctx.submitArray(backend, { ...spec, arraySize: 3 });
+      expect(elements).toEqual([1, 2, 3].map((i) => `${id}.${i}`));
+      const states = await ctx.until(`the exit statuses of ${elements.join(", ")} from qacct`, async () => {
+        const s = await backend.status(elements);
+        return elements.every((e) => s.get(e)?.state === "exited" && (s.get(e) as { exitCode: number | null }).exitCode !== null) ? s : undefined;
+      });
+      expect(elements.map((e) => states.get(e))).toEqual([1, 2, 3].map((exitCode) => ({ state: "exited", exitCode })));
+    }, ctx.options.testTimeoutMs);
+
+    it("the array as a whole: its id is running while an element runs; qdel of that id ends every element", async () => {
+      const backend = await ctx.backend();
+      const { id, elements } = await ctx.submitArray(backend, { ...ctx.jobSpec(sleeper(300_000), { workerArgs: ["--"] }), arraySize: 2 });
+      for (const element of elements) await ctx.waitForState(backend, element, ["running"]);
+      expect((await backend.status([id])).get(id)).toMatchObject({ state: "running" });
+      await backend.cancel([id]);
+      for (const element of [...elements, id]) await ctx.waitForState(backend, element, ["exited"]);
+      const killed = await ctx.until(`qacct's records of ${elements.join(", ")}`, async () => {
+        const s = await backend.status(elements);
+        return elements.every((e) => (s.get(e) as { exitCode?: number | null }).exitCode != null) ? s : undefined;
+      });
+      for (const element of elements) expect(killed.get(element)).toMatchObject({ state: "exited", exitCode: 137, reason: expect.stringMatching(/^killed \(qdel\)/) });
+      await ctx.until(() => `no process of the array left (still: ${ctx.processesLeft().join(", ")})`, () => ctx.processesLeft().length === 0);
     }, ctx.options.testTimeoutMs);
 
     it("workers retire before h_rt: a job with walltime 60 s ends by itself (exit 0), not by Grid Engine's SIGKILL", async () => {
