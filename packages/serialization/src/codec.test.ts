@@ -80,3 +80,96 @@ describe("the encoder's scratch buffer", () => {
     expect(small.buffer.byteLength).toBeLessThan(1024 * 1024);
   });
 });
+
+describe("attachments: large byte strings beside the frame", () => {
+  const big = () => {
+    const a = new Uint8Array(8 * 1024 * 1024);
+    for (let i = 0; i < a.length; i += 4099) a[i] = i & 0xff;
+    return a;
+  };
+
+  it("leaves large byte strings out of the frame, as the very arrays given, and puts them back on decode", async () => {
+    const { MIN_ATTACHMENT_BYTES, decodeFrame, encodeFrameParts } = await import("./codec.js");
+    const payload = big();
+    const small = new Uint8Array([1, 2, 3]);
+    const message = { op: "data", requestId: 1, data: { a: payload, b: small }, missing: [] };
+    const { frame, attachments } = encodeFrameParts([message]);
+    // Not copied, not encoded element by element, not base64'd: the frame is a small header.
+    expect(attachments).toHaveLength(1);
+    expect(attachments[0]).toBe(payload);
+    expect(frame.byteLength).toBeLessThan(100);
+    // The message itself is left as it was.
+    expect(message.data.a).toBe(payload);
+    const [back] = decodeFrame(frame, attachments) as [{ data: Record<string, Uint8Array> }];
+    expect(back.data.a).toBe(payload);
+    expect(back.data.b).toEqual(small);
+    // Just below the threshold, bytes stay inside the frame.
+    const inline = encodeFrameParts([{ op: "put-data", data: new Uint8Array(MIN_ATTACHMENT_BYTES - 1) }]);
+    expect(inline.attachments).toHaveLength(0);
+    expect(inline.frame.byteLength).toBeGreaterThanOrEqual(MIN_ATTACHMENT_BYTES - 1);
+  });
+
+  it("finds byte strings at any depth, in arrays and records", async () => {
+    const { decodeFrame, encodeFrameParts } = await import("./codec.js");
+    const x = big();
+    const y = big();
+    const messages = [{ op: "update-graph", tasks: [{ key: "a", args: x }, { key: "b", args: new Uint8Array(4) }, { key: "c", args: y }] }];
+    const { frame, attachments } = encodeFrameParts(messages);
+    expect(attachments).toHaveLength(2);
+    expect(attachments[0]).toBe(x);
+    expect(attachments[1]).toBe(y);
+    const [back] = decodeFrame(frame, attachments) as [{ tasks: { args: Uint8Array }[] }];
+    expect(back.tasks[0]?.args).toBe(x);
+    expect(back.tasks[2]?.args).toBe(y);
+    expect(messages[0]?.tasks[0]?.args).toBe(x);
+  });
+
+  it("reads manifests and refuses malformed ones", async () => {
+    const { decodeAttachmentManifest, encodeAttachmentManifest, encodeFrame } = await import("./codec.js");
+    expect(decodeAttachmentManifest(encodeAttachmentManifest([5, 1 << 20]), 1 << 30)).toEqual([5, 1 << 20]);
+    expect(decodeAttachmentManifest(encodeFrame([{ op: "get-data", requestId: 1, keys: [] }]), 1 << 30)).toBeUndefined();
+    expect(() => decodeAttachmentManifest(encodeAttachmentManifest([2 ** 31]), 1 << 30)).toThrow(/attachment size/);
+    expect(() => decodeAttachmentManifest(encodeAttachmentManifest([0]), 1 << 30)).toThrow(/attachment size/);
+    expect(() => decodeAttachmentManifest(encodeAttachmentManifest([]), 1 << 30)).toThrow(/1 to/);
+  });
+
+  it("refuses attachment references without their attachments", async () => {
+    const { decodeFrame, encodeFrameParts } = await import("./codec.js");
+    const { frame, attachments } = encodeFrameParts([{ op: "put-data", data: big() }]);
+    expect(attachments).toHaveLength(1);
+    expect(() => decodeFrame(frame)).toThrow(/outside a frame/);
+    expect(() => decodeFrame(frame, [])).toThrow(/does not name one of/);
+  });
+});
+
+describe("large binary values", () => {
+  it("encode as the payload plus a small header, not element by element", () => {
+    const n = 8 * 1024 * 1024;
+    for (const value of [new Uint8Array(n).fill(7), new Float64Array(n / 8).fill(1.5), Buffer.alloc(n, 3)]) {
+      const { bytes } = encodeValue(value);
+      expect(bytes.byteLength).toBeGreaterThanOrEqual(n);
+      expect(bytes.byteLength).toBeLessThanOrEqual(n + 16);
+      const back = decodeValue(bytes) as ArrayBufferView;
+      expect(Object.getPrototypeOf(back)).toBe(Object.getPrototypeOf(value));
+      expect(sameBytes(back, value)).toBe(true);
+    }
+  });
+
+  it("go to shared memory from `sharedFrom` bytes, and decode in place", () => {
+    const value = new Uint8Array(1 << 20).fill(9);
+    const { bytes } = encodeValue(value, { sharedFrom: 1 << 16 });
+    expect(bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
+    const back = decodeValue(bytes) as Uint8Array;
+    expect(sameBytes(back, value)).toBe(true);
+    // A view into the encoding, not a copy of it.
+    expect(back.buffer).toBe(bytes.buffer);
+    expect(encodeValue(new Uint8Array(10), { sharedFrom: 1 << 16 }).bytes.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+});
+
+/** Byte-wise equality, fast (deep equality walks megabytes element by element). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}

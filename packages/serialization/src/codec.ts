@@ -5,7 +5,7 @@
  *   Date, BigInt, RegExp, typed arrays, `undefined`, shared and cyclic references.
  * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
  */
-import { Encoder, addExtension, setSizeLimits } from "cbor-x";
+import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
 /** CBOR tag for "the result of task <key>" inside encoded arguments (private-use range). */
@@ -57,19 +57,140 @@ function shrinkAfter(encoded: Uint8Array): Uint8Array {
 
 /**
  * Decode one frame into its raw messages (validate each with `parseMessage`). Byte strings in the
- * result are views into `frame`, not copies.
+ * result are views into `frame`, not copies; attachment references (tag 40313) resolve to the
+ * given `attachments` themselves.
  */
-export function decodeFrame(frame: Uint8Array): unknown[] {
+export function decodeFrame(frame: Uint8Array, attachments?: readonly Uint8Array[]): unknown[] {
   let decoded: unknown;
+  const previous = currentAttachments;
+  currentAttachments = attachments;
   try {
     decoded = frameEncoder.decode(frame);
   } catch (error) {
     throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, `frame of ${frame.byteLength} bytes is not valid CBOR: ${(error as Error).message}`, { cause: error });
+  } finally {
+    currentAttachments = previous;
   }
   if (!Array.isArray(decoded)) {
     throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, "a frame must be a CBOR array of messages");
   }
   return decoded;
+}
+
+// --- attachments: large byte strings beside the frame, never copied into it ---
+
+/** CBOR tag of an attachment manifest: an array of attachment byte lengths (private-use range). */
+export const ATTACHMENT_MANIFEST_TAG = 40_312;
+/** CBOR tag, inside a frame, standing for attachment number `n` (the tagged value). */
+export const ATTACHMENT_TAG = 40_313;
+/** Byte strings at least this long travel as attachments. */
+export const MIN_ATTACHMENT_BYTES = 64 * 1024;
+/** At most this many attachments per frame. */
+export const MAX_ATTACHMENTS = 65_536;
+
+/** A frame whose large byte strings were taken out: send the manifest, the attachments, then `frame`. */
+export interface FrameParts {
+  frame: Uint8Array;
+  /** The byte strings themselves (the caller's arrays, not copies), in reference order. */
+  attachments: Uint8Array[];
+}
+
+class AttachmentRef {
+  constructor(readonly index: number) {}
+}
+
+let currentAttachments: readonly Uint8Array[] | undefined;
+
+addExtension({
+  Class: AttachmentRef,
+  tag: ATTACHMENT_TAG,
+  encode(value: AttachmentRef, encode: (v: unknown) => Uint8Array) {
+    return encode(value.index);
+  },
+  decode(index: unknown) {
+    const attachments = currentAttachments;
+    if (!attachments) throw new Error(`attachment reference (tag ${ATTACHMENT_TAG}) outside a frame`);
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= attachments.length) {
+      throw new Error(`attachment reference ${String(index)} does not name one of the frame's ${attachments.length} attachments`);
+    }
+    return attachments[index] as unknown;
+  },
+});
+
+/**
+ * Encode a batch of messages with every byte string of at least `minAttachmentBytes` left out of
+ * the CBOR: those travel as raw attachments, so a large result is written to the socket straight
+ * from where it is held, with no copy into a frame and no per-element encoding. The messages
+ * themselves are not modified (containers on the way to a large byte string are copied shallowly).
+ */
+export function encodeFrameParts(messages: readonly unknown[], minAttachmentBytes = MIN_ATTACHMENT_BYTES): FrameParts {
+  const attachments: Uint8Array[] = [];
+  const outer = externalize(messages, minAttachmentBytes, attachments) as unknown[];
+  return { frame: encodeFrame(outer), attachments };
+}
+
+/** The message announcing `sizes.length` attachments of these byte lengths, sent before them. */
+export function encodeAttachmentManifest(sizes: readonly number[]): Uint8Array {
+  return frameEncoder.encode(new Tag([...sizes], ATTACHMENT_MANIFEST_TAG));
+}
+
+/** The first bytes of every manifest: tag 40312 in its 3-byte form. A frame (a CBOR array) never starts so. */
+const MANIFEST_PREFIX = [0xd9, ATTACHMENT_MANIFEST_TAG >> 8, ATTACHMENT_MANIFEST_TAG & 0xff] as const;
+
+/**
+ * The attachment byte lengths if `bytes` is a manifest, undefined if it is something else (a
+ * frame). Throws `PROTOCOL` for a malformed manifest: sizes must be positive integers of at most
+ * `maxBytes`, and there must be 1 to `MAX_ATTACHMENTS` of them.
+ */
+export function decodeAttachmentManifest(bytes: Uint8Array, maxBytes: number): number[] | undefined {
+  if (bytes[0] !== MANIFEST_PREFIX[0] || bytes[1] !== MANIFEST_PREFIX[1] || bytes[2] !== MANIFEST_PREFIX[2]) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = frameEncoder.decode(bytes);
+  } catch (error) {
+    throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, `attachment manifest of ${bytes.byteLength} bytes is not valid CBOR: ${(error as Error).message}`, { cause: error });
+  }
+  const sizes = decoded instanceof Tag && decoded.tag === ATTACHMENT_MANIFEST_TAG ? (decoded.value as unknown) : undefined;
+  if (!Array.isArray(sizes) || sizes.length === 0 || sizes.length > MAX_ATTACHMENTS) {
+    throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, `an attachment manifest must hold 1 to ${MAX_ATTACHMENTS} sizes`);
+  }
+  for (const size of sizes) {
+    if (typeof size !== "number" || !Number.isInteger(size) || size <= 0 || size > maxBytes) {
+      throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, `attachment size ${String(size)} is not an integer from 1 to ${maxBytes}`);
+    }
+  }
+  return sizes as number[];
+}
+
+/** `value` with byte strings of at least `min` bytes replaced by attachment references (pushed to `out`). */
+function externalize(value: unknown, min: number, out: Uint8Array[]): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof Uint8Array) {
+    if (value.byteLength < min) return value;
+    out.push(value);
+    return new AttachmentRef(out.length - 1);
+  }
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item !== "object" || item === null) continue;
+      const replaced = externalize(item, min, out);
+      if (replaced !== item) (copy ??= value.slice())[i] = replaced;
+    }
+    return copy ?? value;
+  }
+  // Only plain objects: messages hold nothing else that could contain byte strings.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    const replaced = externalize(item, min, out);
+    if (replaced !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = replaced;
+  }
+  return copy ?? value;
 }
 
 // --- user values ---
@@ -125,16 +246,32 @@ export interface EncodedValue {
   refs: string[];
 }
 
+export interface EncodeValueOptions {
+  /**
+   * Encodings of at least this many bytes are returned in a `SharedArrayBuffer` of their own, so
+   * that handing them to other threads (postMessage) shares them instead of copying. Unset: never.
+   */
+  sharedFrom?: number;
+}
+
 /** Encode a user value; throws `NOT_SERIALIZABLE` naming what could not be encoded. */
-export function encodeValue(value: unknown): EncodedValue {
+export function encodeValue(value: unknown, options?: EncodeValueOptions): EncodedValue {
   const refs: string[] = [];
   const previous = refCollector;
   refCollector = refs;
   try {
     // `encode` returns a view into the encoder's reusable buffer; copy so the bytes are ours alone
     // and postMessage/structured clone never drags a larger buffer along.
-    const bytes = shrinkAfter(valueEncoder.encode(value));
-    return { bytes: Uint8Array.prototype.slice.call(bytes), refs };
+    const encoded = valueEncoder.encode(value);
+    let bytes: Uint8Array;
+    if (options?.sharedFrom !== undefined && encoded.byteLength >= options.sharedFrom) {
+      bytes = new Uint8Array(new SharedArrayBuffer(encoded.byteLength));
+      bytes.set(encoded);
+    } else {
+      bytes = Uint8Array.prototype.slice.call(encoded);
+    }
+    shrinkAfter(encoded);
+    return { bytes, refs };
   } catch (error) {
     // Errors raised on purpose while encoding (a future from another client) pass through as they are.
     if (isSkeinError(error)) throw error;

@@ -2,8 +2,23 @@ export { SKEIN_ERROR_CODES, SkeinError, describeValue, isSkeinError, isSkeinErro
 export type { SkeinErrorCode } from "./errors.js";
 export { RemoteTaskError, decodeError, encodeError } from "./error-encoding.js";
 export type { EncodedError } from "./error-encoding.js";
-export { TASK_REF_TAG, TaskRef, decodeFrame, decodeValue, encodeFrame, encodeValue, registerRefClass } from "./codec.js";
-export type { EncodedValue } from "./codec.js";
+export {
+  ATTACHMENT_MANIFEST_TAG,
+  ATTACHMENT_TAG,
+  MAX_ATTACHMENTS,
+  MIN_ATTACHMENT_BYTES,
+  TASK_REF_TAG,
+  TaskRef,
+  decodeAttachmentManifest,
+  decodeFrame,
+  decodeValue,
+  encodeAttachmentManifest,
+  encodeFrame,
+  encodeFrameParts,
+  encodeValue,
+  registerRefClass,
+} from "./codec.js";
+export type { EncodeValueOptions, EncodedValue, FrameParts } from "./codec.js";
 export {
   ANONYMOUS_FUNCTION_NAME,
   functionSpecOf,

@@ -3,11 +3,30 @@
  * (per-message costs dominate small tasks); incoming frames are checked message by message, and a
  * bad message gets an error reply instead of taking the connection or the process down.
  */
-import { SKEIN_ERROR_CODES, SkeinError, decodeFrame, encodeFrame, parseMessage, type Message } from "@skein/serialization";
+import {
+  SKEIN_ERROR_CODES,
+  MAX_ATTACHMENTS,
+  SkeinError,
+  decodeAttachmentManifest,
+  decodeFrame,
+  encodeAttachmentManifest,
+  encodeFrameParts,
+  parseMessage,
+  type Message,
+} from "@skein/serialization";
 import type { WebSocket } from "ws";
 
-/** Frames above this are refused by the receiver; senders check first and fail with a clear error. */
+/**
+ * Frames, and attachments, above this are refused by the receiver; senders check first and fail
+ * with a clear error.
+ */
 export const MAX_FRAME_BYTES = 1024 ** 3;
+
+/**
+ * Attachments go out in WebSocket messages of at most this many bytes: the receiver copies each
+ * into place as it arrives, while the rest is still on the wire.
+ */
+export const ATTACHMENT_CHUNK_BYTES = 1024 * 1024;
 
 /** Close codes in the application range (4000–4999) so the peer can tell why. */
 export const CLOSE_CODES = {
@@ -27,6 +46,21 @@ export interface ConnectionOptions {
    * 0 disables. @default 0
    */
   heartbeatMs?: number;
+  /**
+   * Receive attachments (large byte strings: results, arguments) into `SharedArrayBuffer`s, which
+   * a worker hands to its executor threads without copying. Otherwise plain `ArrayBuffer`s.
+   * @default false
+   */
+  sharedMemory?: boolean;
+}
+
+/** Attachments of the frame being received: the manifest has come, the frame itself not yet. */
+interface IncomingAttachments {
+  readonly sizes: readonly number[];
+  readonly done: Uint8Array[];
+  /** The attachment being filled, and how many of its bytes have arrived. */
+  current: Uint8Array | undefined;
+  filled: number;
 }
 
 type MessagesHandler = (messages: Message[]) => void;
@@ -43,10 +77,15 @@ export class Connection {
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #alive = true;
+  readonly #sharedMemory: boolean;
+  #incoming: IncomingAttachments | undefined;
+  /** The attachment framing was broken: the connection is closing, and nothing more is read. */
+  #broken = false;
 
   constructor(ws: WebSocket, options: ConnectionOptions, initial: readonly Message[] = []) {
     this.#ws = ws;
     this.label = options.label;
+    this.#sharedMemory = options.sharedMemory ?? false;
     if (initial.length > 0) this.#pending.push([...initial]);
     ws.on("message", (data, isBinary) => this.#receive(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.#handleClose(code, reason.toString()));
@@ -81,19 +120,7 @@ export class Connection {
     if (this.#queue.length === 0 || this.#closed) return;
     const messages = this.#queue;
     this.#queue = [];
-    const frame = encodeFrame(messages);
-    if (frame.byteLength > MAX_FRAME_BYTES) {
-      // Split rather than fail when a batch happens to be large; one huge message still fails loudly.
-      if (messages.length > 1) {
-        const half = Math.ceil(messages.length / 2);
-        this.#queue = messages.slice(half);
-        this.#writeMessages(messages.slice(0, half));
-        this.flush();
-        return;
-      }
-      throw new SkeinError("transport", SKEIN_ERROR_CODES.PROTOCOL, `a "${messages[0]?.op}" message to ${this.label} is ${frame.byteLength} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit`);
-    }
-    this.#ws.send(frame, { binary: true });
+    this.#write(messages);
   }
 
   /** Deliver incoming message batches here. Batches that arrived before a handler was set are replayed. */
@@ -135,13 +162,30 @@ export class Connection {
   // --- internal ---
 
   #receive(data: Buffer, isBinary: boolean): void {
+    if (this.#broken) return;
+    const incoming = this.#incoming;
     if (!isBinary) {
+      if (incoming) return this.#violation("a text frame arrived in the middle of attachments");
       this.replyError(SKEIN_ERROR_CODES.PROTOCOL, "text frames are not part of the Skein protocol; send binary CBOR frames");
       return;
     }
+    if (incoming && incoming.done.length < incoming.sizes.length) return this.#receiveChunk(incoming, data);
+    let sizes: number[] | undefined;
+    try {
+      sizes = decodeAttachmentManifest(data, MAX_FRAME_BYTES);
+    } catch (error) {
+      // A bad manifest leaves the stream unreadable (where do its attachments end?); a bad frame costs only itself.
+      return this.#violation((error as Error).message);
+    }
+    if (sizes) {
+      if (incoming) return this.#violation("a second attachment manifest arrived before the frame of the first");
+      this.#incoming = { sizes, done: [], current: undefined, filled: 0 };
+      return;
+    }
+    this.#incoming = undefined;
     let raw: unknown[];
     try {
-      raw = decodeFrame(data);
+      raw = decodeFrame(data, incoming?.done);
     } catch (error) {
       this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message);
       return;
@@ -164,6 +208,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#incoming = undefined;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     for (const handler of this.#closeHandlers) handler(code, reason);
     this.#closeHandlers = [];
@@ -191,8 +236,67 @@ export class Connection {
     this.#heartbeat.unref();
   }
 
-  #writeMessages(messages: Message[]): void {
-    this.#ws.send(encodeFrame(messages), { binary: true });
+  /**
+   * Send messages as one frame. Large byte strings leave the frame: a manifest of their sizes goes
+   * first, then their bytes, straight from the arrays that hold them, then the frame referring to them.
+   */
+  #write(messages: Message[]): void {
+    const { frame, attachments } = encodeFrameParts(messages);
+    if (frame.byteLength > MAX_FRAME_BYTES || attachments.length > MAX_ATTACHMENTS) {
+      // Split rather than fail when a batch happens to be large; one huge message still fails loudly.
+      if (messages.length > 1) {
+        const half = Math.ceil(messages.length / 2);
+        this.#write(messages.slice(0, half));
+        this.#write(messages.slice(half));
+        return;
+      }
+      throw new SkeinError(
+        "transport",
+        SKEIN_ERROR_CODES.PROTOCOL,
+        frame.byteLength > MAX_FRAME_BYTES
+          ? `a "${messages[0]?.op}" message to ${this.label} is ${frame.byteLength} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit`
+          : `a "${messages[0]?.op}" message to ${this.label} holds ${attachments.length} large byte strings, above the limit of ${MAX_ATTACHMENTS}`,
+      );
+    }
+    const tooLarge = attachments.find((a) => a.byteLength > MAX_FRAME_BYTES);
+    if (tooLarge) {
+      throw new SkeinError("transport", SKEIN_ERROR_CODES.PROTOCOL, `a "${messages[0]?.op}" message to ${this.label} holds ${tooLarge.byteLength} bytes of data, above the ${MAX_FRAME_BYTES}-byte limit`);
+    }
+    if (attachments.length > 0) {
+      this.#ws.send(encodeAttachmentManifest(attachments.map((a) => a.byteLength)), { binary: true });
+      for (const attachment of attachments) {
+        for (let offset = 0; offset < attachment.byteLength; offset += ATTACHMENT_CHUNK_BYTES) {
+          this.#ws.send(attachment.subarray(offset, offset + ATTACHMENT_CHUNK_BYTES), { binary: true });
+        }
+      }
+    }
+    this.#ws.send(frame, { binary: true });
+  }
+
+  /** Copy one chunk of an attachment into place; the chunk (a view into socket reads) is not kept. */
+  #receiveChunk(incoming: IncomingAttachments, chunk: Buffer): void {
+    const size = incoming.sizes[incoming.done.length] as number;
+    if (incoming.current === undefined) {
+      incoming.current = new Uint8Array(this.#sharedMemory ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+      incoming.filled = 0;
+    }
+    if (chunk.byteLength === 0 || chunk.byteLength > size - incoming.filled) {
+      return this.#violation(`an attachment chunk of ${chunk.byteLength} bytes does not fit the ${size - incoming.filled} bytes left of its attachment`);
+    }
+    incoming.current.set(chunk, incoming.filled);
+    incoming.filled += chunk.byteLength;
+    if (incoming.filled === size) {
+      incoming.done.push(incoming.current);
+      incoming.current = undefined;
+    }
+  }
+
+  /** The attachment framing was broken: nothing after this can be read reliably. */
+  #violation(reason: string): void {
+    this.#incoming = undefined;
+    this.#broken = true;
+    this.replyError(SKEIN_ERROR_CODES.PROTOCOL, reason);
+    this.close(CLOSE_CODES.PROTOCOL, reason);
   }
 }
 

@@ -66,6 +66,8 @@ export interface ListenOptions {
   authLimits?: AuthLimiterOptions;
   /** Serve `wss://` with this material instead of plain `ws://`. */
   tls?: TlsOptions | undefined;
+  /** Receive large byte strings into `SharedArrayBuffer`s (see `ConnectionOptions.sharedMemory`). */
+  sharedMemory?: boolean;
   onConnection: (accepted: AcceptedConnection) => void;
 }
 
@@ -133,6 +135,8 @@ export interface ConnectOptions {
   tls?: TlsOptions | undefined;
   /** Called after each failed attempt that will be retried (first one: attempt 1). */
   onRetry?: (error: Error, attempt: number) => void;
+  /** Receive large byte strings into `SharedArrayBuffer`s (see `ConnectionOptions.sharedMemory`). */
+  sharedMemory?: boolean;
 }
 
 export interface Connected {
@@ -239,7 +243,7 @@ function acceptHello(ws: WebSocket, options: ListenOptions, remote: string, limi
       }
     }
     // Messages that shared the hello's frame are queued and delivered once the owner attaches its handler.
-    const connection = new Connection(ws, { label: `${hello.role} ${hello.name}`, heartbeatMs: options.heartbeatMs ?? 0 }, rest);
+    const connection = new Connection(ws, { label: `${hello.role} ${hello.name}`, heartbeatMs: options.heartbeatMs ?? 0, sharedMemory: options.sharedMemory ?? false }, rest);
     const id = `${hello.role}-${randomUUID().slice(0, 8)}`;
     connection.send(options.schedulerId ? { op: "welcome", id, schedulerId: options.schedulerId } : { op: "welcome", id });
     for (const message of badMessages) connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, message);
@@ -269,6 +273,10 @@ function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promis
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       handshakeTimeout: remainingMs,
+      // An all-zero mask: ws then sends our bytes as they are instead of copying them into a masked
+      // buffer (and the other side skips unmasking). Masking guards proxies against scripts in
+      // browsers; both ends here are Skein processes, and every connection is authenticated.
+      generateMask: zeroMask,
       ...(tls && url.protocol === "wss:"
         ? { cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const, ...(tls.checkServerName === false ? { checkServerIdentity: acceptAnyServerName } : {}) }
         : {}),
@@ -315,7 +323,7 @@ function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promis
       clearTimeout(timer);
       ws.removeAllListeners("close");
       ws.removeAllListeners("error");
-      const connection = new Connection(ws, { label: options.label, heartbeatMs: options.heartbeatMs ?? 0 }, rest);
+      const connection = new Connection(ws, { label: options.label, heartbeatMs: options.heartbeatMs ?? 0, sharedMemory: options.sharedMemory ?? false }, rest);
       resolve({ connection, welcome: first });
     });
   });
@@ -339,6 +347,10 @@ function checkAddress(address: string): URL {
 
 function formatSeconds(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
+}
+
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
 }
 
 /**

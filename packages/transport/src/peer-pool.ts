@@ -29,9 +29,15 @@ export class PeerPool {
   readonly #role: "peer" | "client";
 
   readonly #tls: TlsOptions | undefined;
+  readonly #sharedMemory: boolean;
 
-  constructor(secret: string, name: string, role: "peer" | "client" = "peer", connectTimeoutMs = 10_000, tls?: TlsOptions) {
+  /**
+   * `sharedMemory`: fetched data arrives in `SharedArrayBuffer`s (a worker, which hands it to its
+   * executor threads without copying); otherwise in plain `ArrayBuffer`s.
+   */
+  constructor(secret: string, name: string, role: "peer" | "client" = "peer", connectTimeoutMs = 10_000, tls?: TlsOptions, { sharedMemory = false }: { sharedMemory?: boolean } = {}) {
     this.#tls = tls;
+    this.#sharedMemory = sharedMemory;
     this.#role = role;
     this.#secret = secret;
     this.#name = name;
@@ -71,7 +77,7 @@ export class PeerPool {
     if (this.#closed) return Promise.reject(new SkeinError("worker", SKEIN_ERROR_CODES.CLOSED, "closing"));
     let connection = this.#connections.get(address);
     if (!connection) {
-      connection = connect(address, { tls: this.#tls, role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}` }).then(
+      connection = connect(address, { tls: this.#tls, role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}`, sharedMemory: this.#sharedMemory }).then(
         ({ connection: c }) => {
           c.onMessages((messages) => {
             for (const message of messages) this.#handle(address, message);

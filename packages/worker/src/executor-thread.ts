@@ -6,7 +6,7 @@
 import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
-import { decodeValue, encodeError, encodeValue, type EncodedError, type FunctionSpec } from "@skein/serialization";
+import { MIN_ATTACHMENT_BYTES, decodeValue, encodeError, encodeValue, type EncodedError, type FunctionSpec } from "@skein/serialization";
 import type { ExecutorThreadData, ThreadRequest, ThreadResult } from "./executor-protocol.js";
 import { refusal } from "./module-policy.js";
 
@@ -60,7 +60,8 @@ async function runOne(task: Extract<ThreadRequest, { type: "run" }>["tasks"][num
     });
     if (!Array.isArray(args)) throw new Error(`arguments of task ${task.key} are not an array`);
     const value = await fn(...args);
-    const { bytes } = encodeValue(value);
+    // Large results go to shared memory: the main thread stores them, and later tasks here read them, without copies.
+    const { bytes } = encodeValue(value, { sharedFrom: MIN_ATTACHMENT_BYTES });
     return { key: task.key, ok: true, bytes, typeName: typeNameOf(value), durationMs: performance.now() - start };
   } catch (error) {
     return { key: task.key, ok: false, error: explain(error, spec), durationMs: performance.now() - start };
@@ -79,7 +80,8 @@ function collectGarbage(): void {
 }
 
 function post(results: ThreadResult[], batchDone: boolean): void {
-  const transfer = results.flatMap((r) => (r.ok ? [r.bytes.buffer as ArrayBuffer] : []));
+  // Shared memory is shared, not transferred (and cannot be in a transfer list).
+  const transfer = results.flatMap((r) => (r.ok && !(r.bytes.buffer instanceof SharedArrayBuffer) ? [r.bytes.buffer as ArrayBuffer] : []));
   port?.postMessage({ type: "results", results, batchDone }, transfer);
 }
 

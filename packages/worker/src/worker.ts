@@ -119,7 +119,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const tasks = new Map<string, WorkerTask>();
   const functions = new Map<string, FunctionSpec>();
   const fetching = new Map<string, { holders: string[]; tried: Set<string>; waiting: Set<WorkerTask> }>();
-  const peers = new PeerPool(secret, name, "peer", 10_000, options.tls);
+  // Data from peers and the scheduler lands in shared memory: executor threads read it in place.
+  const peers = new PeerPool(secret, name, "peer", 10_000, options.tls, { sharedMemory: true });
   let scheduler: Connection | undefined;
   let stopping: Promise<WorkerExit> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -451,6 +452,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       label: "scheduler",
       retry: true,
       tls: options.tls,
+      sharedMemory: true,
       firstMessages: [registration],
       // Network preflight: say at once, in the job's output, which host and address cannot reach
       // the scheduler (a firewall, the wrong interface), instead of only after the death timeout.
@@ -531,9 +533,13 @@ export function unreachableScheduler(name: string, schedulerAddress: string, lis
 /** How long a leaving worker waits for the scheduler to acknowledge its close frame. */
 const CLOSE_FRAME_WAIT_MS = 1000;
 
-/** A copy of `bytes` that owns its whole buffer (a view into a frame would keep the frame alive and be cloned whole). */
+/**
+ * `bytes` if it owns its whole buffer, else a copy that does (a view into a frame would keep the
+ * frame alive and be cloned whole). Large data arrives owning a buffer of its own, often shared
+ * memory, and is kept as it is: executor threads then read it without a copy.
+ */
 function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && !(bytes.buffer instanceof SharedArrayBuffer) ? bytes : bytes.slice();
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? bytes : bytes.slice();
 }
 
 function shuffle<T>(items: T[]): T[] {
