@@ -1,5 +1,6 @@
 export { DEFAULT_SUBMIT_ARGS, createBackend, optionKeys, sgeBackend } from "./sge-backend.js";
 export type { SgeCommands, SgeOptions } from "./sge-backend.js";
+export { SGE_TASK_VARIABLE, elementIdsOf, sgeArrays, splitJobId } from "./arrays.js";
 export { formatSgeMemory, perSlotBytes, sgeDirectives } from "./directives.js";
 export type { SgeDirectiveOptions } from "./directives.js";
 export { DEFAULT_SHEBANG, sgeJobScript, shellOfShebang } from "./job-script.js";

@@ -68,7 +68,8 @@ describeOnGridEngine("the reference scenario through Grid Engine's qsub on the t
     expect(cluster.workers).toHaveLength(48);
     expect(new Set(cluster.workers.map((w) => w.jobId))).toEqual(new Set(ids));
     expect(cluster.workers.every((w) => w.name.startsWith("exDaskCluster-"))).toBe(true);
-    expect(qstatJobs().filter((j) => ids.includes(j.id)).map((j) => [j.name, j.state])).toEqual(Array(4).fill(["exDaskCluster", "r"]));
+    // qstat may still say t (transferring) for a moment after a job's script started.
+    expect(qstatJobs().filter((j) => ids.includes(j.id)).map((j) => [j.name, j.state])).toEqual(Array(4).fill(["exDaskCluster", expect.stringMatching(/^[rt]$/)]));
 
     client = await Client.connect(cluster);
     const A = client.map((x: number) => x * 2, Array(48).fill(1));
