@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { decideWorker, estimateDuration, isSaturated, occupancyOf, recordDuration, takeFromQueue, validWorkers } from "./placement.js";
-import { newTask, type SchedulerState, type TaskState, type WorkerState } from "./state/task-state.js";
+import { link, newTask, type SchedulerState, type TaskState, type WorkerState } from "./state/task-state.js";
 import { addressOf, Sim } from "./state/test-helpers.js";
 import { addReplica } from "./state/transitions/common.js";
 
@@ -27,8 +27,8 @@ function dependent(key: string, inputs: { nbytes: number; on: WorkerState[] }[])
     dep.status = "memory";
     dep.nbytes = input.nbytes;
     for (const ws of input.on) addReplica(dep, ws);
-    ts.dependencies.add(dep);
-    dep.dependents.add(ts);
+    link(ts, "dependencies", dep);
+    link(dep, "dependents", ts);
   });
   return ts;
 }

@@ -10,6 +10,7 @@ export function createSchedulerState(config: Partial<SchedulerConfig> = {}): Sch
     functions: new Map(),
     queued: new TaskQueue(),
     noWorker: new Set(),
+    prefixes: new Map(),
     durations: new Map(),
     scatters: new Map(),
     story: new Story(),

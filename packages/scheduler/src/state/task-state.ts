@@ -4,6 +4,7 @@
  */
 import type { EncodedError, FunctionSpec } from "@skein/serialization";
 import type { TaskQueue } from "./task-queue.js";
+import { ownString } from "./retained.js";
 import type { Story } from "./story.js";
 
 export type TaskStatus = "released" | "waiting" | "queued" | "no-worker" | "processing" | "memory" | "erred" | "forgotten";
@@ -30,14 +31,19 @@ export interface TaskState {
   /** Retries left after a failure. */
   retries: number;
   restrictions: Restrictions | undefined;
-  readonly dependencies: Set<TaskState>;
-  readonly dependents: Set<TaskState>;
+  /*
+   * The task's relations. Most of them are empty for most tasks (a pending root task has one client
+   * and nothing else), so they all start as the shared NO_MEMBERS and get a Set of their own at
+   * their first member: change them only with link / unlink / unlinkAll.
+   */
+  dependencies: ReadonlySet<TaskState>;
+  dependents: ReadonlySet<TaskState>;
   /** While waiting: dependencies not yet in memory. */
-  readonly waitingOn: Set<TaskState>;
+  waitingOn: ReadonlySet<TaskState>;
   /** Dependents that still need this result (waiting, queued, processing). */
-  readonly waiters: Set<TaskState>;
-  readonly whoWants: Set<ClientState>;
-  readonly whoHas: Set<WorkerState>;
+  waiters: ReadonlySet<TaskState>;
+  whoWants: ReadonlySet<ClientState>;
+  whoHas: ReadonlySet<WorkerState>;
   processingOn: WorkerState | undefined;
   /** A steal-request is out for this task; the worker that would take it. */
   stealTarget: WorkerState | undefined;
@@ -119,6 +125,8 @@ export interface SchedulerState {
   readonly queued: TaskQueue;
   /** Tasks that no current worker may run. */
   readonly noWorker: Set<TaskState>;
+  /** Every task prefix seen, each string once: tasks of one group share it (see `prefixOf`). */
+  readonly prefixes: Map<string, string>;
   /** Seconds per call, by task prefix (exponential moving average). */
   readonly durations: Map<string, number>;
   readonly scatters: Map<string, PendingScatter>;
@@ -152,21 +160,21 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   workStealing: true,
 };
 
-export function newTask(key: string, priority: readonly [number, number]): TaskState {
+export function newTask(key: string, priority: readonly [number, number], prefix = keyPrefix(key)): TaskState {
   return {
     key,
-    prefix: keyPrefix(key),
+    prefix,
     status: "released",
     run: undefined,
     priority,
     retries: 0,
     restrictions: undefined,
-    dependencies: new Set(),
-    dependents: new Set(),
-    waitingOn: new Set(),
-    waiters: new Set(),
-    whoWants: new Set(),
-    whoHas: new Set(),
+    dependencies: NO_MEMBERS,
+    dependents: NO_MEMBERS,
+    waitingOn: NO_MEMBERS,
+    waiters: NO_MEMBERS,
+    whoWants: NO_MEMBERS,
+    whoHas: NO_MEMBERS,
     processingOn: undefined,
     stealTarget: undefined,
     preferredWorker: undefined,
@@ -177,6 +185,51 @@ export function newTask(key: string, priority: readonly [number, number]): TaskS
     exception: undefined,
     exceptionBlame: undefined,
   };
+}
+
+// --- relations ---
+
+/** The empty relation every task starts with, shared by all of them; adding to it is a bug. */
+class NoMembers extends Set<never> {
+  override add(): this {
+    throw new Error("NO_MEMBERS is shared by every task and stays empty: add through link()");
+  }
+}
+export const NO_MEMBERS: ReadonlySet<never> = new NoMembers();
+
+export type Relation = "dependencies" | "dependents" | "waitingOn" | "waiters" | "whoWants" | "whoHas";
+type MemberOf<R extends Relation> = TaskState[R] extends ReadonlySet<infer T> ? T : never;
+/** The relation fields, for the three functions below, the only ones that assign them. */
+type Relations = Record<Relation, ReadonlySet<unknown>>;
+
+/** Add `member` to a relation of `ts`; the relation gets its own Set at its first member. */
+export function link<R extends Relation>(ts: TaskState, relation: R, member: MemberOf<R>): void {
+  const set = ts[relation] as ReadonlySet<MemberOf<R>>;
+  if (set === NO_MEMBERS) (ts as Relations)[relation] = new Set([member]);
+  else (set as Set<MemberOf<R>>).add(member);
+}
+
+/** Remove `member`; true when it was there. An emptied relation goes back to NO_MEMBERS. */
+export function unlink<R extends Relation>(ts: TaskState, relation: R, member: MemberOf<R>): boolean {
+  const set = ts[relation] as ReadonlySet<MemberOf<R>>;
+  if (!(set as Set<MemberOf<R>>).delete(member)) return false;
+  if (set.size === 0) (ts as Relations)[relation] = NO_MEMBERS;
+  return true;
+}
+
+/** Empty a relation of `ts`. */
+export function unlinkAll(ts: TaskState, relation: Relation): void {
+  (ts as Relations)[relation] = NO_MEMBERS;
+}
+
+/** The prefix of `key`, as the one string all tasks of its group share. */
+export function prefixOf(state: SchedulerState, key: string): string {
+  const prefix = keyPrefix(key);
+  const known = state.prefixes.get(prefix);
+  if (known !== undefined) return known;
+  const own = ownString(prefix);
+  state.prefixes.set(own, own);
+  return own;
 }
 
 /** "multiply-1f3a9c" → "multiply"; keys without a hash part are their own prefix. */

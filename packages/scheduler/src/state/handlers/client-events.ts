@@ -1,10 +1,11 @@
 /** Events that come from clients: new graphs, released and cancelled keys, scatter. */
-import { SKEIN_ERROR_CODES } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, type TaskSpec } from "@skein/serialization";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
-import { newTask, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
+import { link, newTask, prefixOf, unlink, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
 import { FIRE_AND_FORGET, functionNeverSent, isNeeded } from "../transitions/common.js";
 import { cyclicTasks, rememberRetries } from "./graph-events.js";
+import { ownString, packBytes } from "../retained.js";
 
 export function clientAdded(state: SchedulerState, event: EventOf<"client-added">): Effect[] {
   state.clients.set(event.clientId, { id: event.clientId, name: event.name, wants: new Set() });
@@ -22,16 +23,22 @@ export function clientRemoved(state: SchedulerState, event: EventOf<"client-remo
 export function graphUpdated(state: SchedulerState, event: EventOf<"graph-updated">): Effect[] {
   const client = state.clients.get(event.clientId);
   if (!client) return [];
-  for (const spec of event.functions) state.functions.set(spec.hash, spec);
+  for (const spec of event.functions) {
+    const hash = ownString(spec.hash);
+    state.functions.set(hash, { ...spec, hash });
+  }
   const effects: Effect[] = [];
   const created: [TaskState, readonly string[]][] = [];
-  for (const spec of event.tasks) {
+  // Nothing a task keeps may point into the message (./retained.ts).
+  const args = packBytes(event.tasks.map((spec) => spec.args));
+  for (let i = 0; i < event.tasks.length; i++) {
+    const spec = event.tasks[i] as TaskSpec;
     const existing = state.tasks.get(spec.key);
     // A key names a computation: an existing task keeps its recipe, unless it has none (lost scatter).
     if (existing && existing.run) continue;
-    const ts = existing ?? newTask(spec.key, [-spec.priority, state.sequence++]);
-    if (!existing) state.tasks.set(spec.key, ts);
-    ts.run = { fnHash: spec.fnHash, args: spec.args };
+    const ts = existing ?? newTaskFor(state, spec.key, spec.priority);
+    // Every task of a function shares its hash string (the key of state.functions).
+    ts.run = { fnHash: state.functions.get(spec.fnHash)?.hash ?? ownString(spec.fnHash), args: args[i] as Uint8Array };
     ts.retries = spec.retries;
     rememberRetries(ts, spec.retries);
     if (spec.workers || spec.resources) {
@@ -67,8 +74,8 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
         ts.exceptionBlame ??= ts;
         continue;
       }
-      ts.dependencies.add(dep);
-      dep.dependents.add(ts);
+      link(ts, "dependencies", dep);
+      link(dep, "dependents", ts);
     }
   }
   for (const key of event.wants) {
@@ -77,7 +84,7 @@ export function graphUpdated(state: SchedulerState, event: EventOf<"graph-update
       effects.push(toClient(client, { op: "key-erred", key, blame: key, error: protocolFailure(`key ${key} is unknown to the scheduler; it was released before this client asked for it`) }));
       continue;
     }
-    ts.whoWants.add(client);
+    link(ts, "whoWants", client);
     client.wants.add(ts);
     effects.push(...announceCurrent(ts, client));
   }
@@ -162,6 +169,13 @@ export function scatterRequested(state: SchedulerState, event: EventOf<"scatter-
 
 // --- internal ---
 
+function newTaskFor(state: SchedulerState, key: string, priority: number): TaskState {
+  const own = ownString(key);
+  const ts = newTask(own, [-priority, state.sequence++], prefixOf(state, own));
+  state.tasks.set(own, ts);
+  return ts;
+}
+
 /** Tell a client that wants `ts` what it can know already. */
 function announceCurrent(ts: TaskState, client: ClientState): Effect[] {
   if (ts.status === "memory") {
@@ -176,7 +190,7 @@ function announceCurrent(ts: TaskState, client: ClientState): Effect[] {
 }
 
 function unwant(client: ClientState, ts: TaskState): Effect[] {
-  ts.whoWants.delete(client);
+  unlink(ts, "whoWants", client);
   client.wants.delete(ts);
   if (isNeeded(ts)) return [];
   return [recommend(ts, ts.dependents.size === 0 ? "forgotten" : "released")];

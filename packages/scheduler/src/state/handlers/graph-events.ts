@@ -7,15 +7,19 @@
 import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
 import { recommend, toClient, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
-import type { ClientState, SchedulerState, TaskState } from "../task-state.js";
+import { link, type ClientState, type SchedulerState, type TaskState } from "../task-state.js";
 import { FIRE_AND_FORGET } from "../transitions/common.js";
 import { cyclesAmong } from "./cycles.js";
 
-/** The retries a task was submitted with; `TaskState.retries` counts down as they are used. */
+/**
+ * The retries a task was submitted with; `TaskState.retries` counts down as they are used. Only
+ * tasks submitted with retries are here: with none, `retries` stays 0 and there is nothing to renew.
+ */
 const submittedRetries = new WeakMap<TaskState, number>();
 
 export function rememberRetries(ts: TaskState, retries: number): void {
-  submittedRetries.set(ts, retries);
+  if (retries > 0) submittedRetries.set(ts, retries);
+  else submittedRetries.delete(ts);
 }
 
 /** Hold these keys until they are done; the transitions to memory and erred let go (transitions/common.ts). */
@@ -27,7 +31,7 @@ export function keysFireAndForget(state: SchedulerState, event: EventOf<"keys-fi
     const ts = state.tasks.get(key);
     // Unknown (released already) or done: there is nothing left to keep running.
     if (!ts || ts.status === "memory" || ts.status === "erred") continue;
-    ts.whoWants.add(holder);
+    link(ts, "whoWants", holder);
     holder.wants.add(ts);
     if (ts.status === "released") effects.push(recommend(ts, "waiting"));
   }
@@ -75,14 +79,17 @@ export function keysRetried(state: SchedulerState, event: EventOf<"keys-retried"
  * walk stays inside the new tasks but in that case. Self-dependencies are the caller's.
  */
 export function cyclicTasks(state: SchedulerState, created: readonly (readonly [TaskState, readonly string[]])[]): Map<TaskState, string> {
+  // A task without dependencies cannot be on a cycle: only tasks with some are walked (a map of
+  // 100 000 independent tasks walks none).
   const edges = new Map<TaskState, TaskState[]>();
   let reused = false;
-  for (const [ts] of created) {
-    edges.set(ts, []);
+  for (const [ts, deps] of created) {
+    if (deps.length > 0) edges.set(ts, []);
     if (ts.dependents.size > 0) reused = true;
   }
   for (const [ts, deps] of created) {
-    const list = edges.get(ts) as TaskState[];
+    const list = edges.get(ts);
+    if (!list) continue;
     for (const key of deps) {
       const dep = state.tasks.get(key);
       if (dep && dep !== ts && (reused || edges.has(dep))) list.push(dep);

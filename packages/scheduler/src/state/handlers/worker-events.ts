@@ -4,7 +4,7 @@ import { recordDuration, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import type { EventOf } from "../events.js";
 import { before } from "../task-queue.js";
-import { newTask, type SchedulerState, type TaskState, type WorkerState } from "../task-state.js";
+import { link, newTask, type SchedulerState, type TaskState, type WorkerState } from "../task-state.js";
 import { addReplica, removeReplica } from "../transitions/common.js";
 
 export function workerAdded(state: SchedulerState, event: EventOf<"worker-added">): Effect[] {
@@ -143,7 +143,7 @@ export function dataStored(state: SchedulerState, event: EventOf<"data-stored">)
   }
   ts.nbytes = event.nbytes;
   ts.typeName ||= "scattered";
-  ts.whoWants.add(pending.client);
+  link(ts, "whoWants", pending.client);
   pending.client.wants.add(ts);
   if (ts.status === "memory") addReplica(ts, ws);
   else effects.push(recommend(ts, "memory", ws));

@@ -2,7 +2,7 @@
 import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
 import { decideWorker, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
-import type { ClientState, SchedulerState, TaskState, TaskStatus, WorkerState } from "../task-state.js";
+import { link, unlink, unlinkAll, type ClientState, type SchedulerState, type TaskState, type TaskStatus, type WorkerState } from "../task-state.js";
 
 /** Context every transition receives. */
 export interface TransitionContext {
@@ -38,10 +38,10 @@ export function afterRelease(ts: TaskState): Effect[] {
 export function leaveDependencies(ts: TaskState): Effect[] {
   const effects: Effect[] = [];
   for (const dep of ts.dependencies) {
-    dep.waiters.delete(ts);
+    unlink(dep, "waiters", ts);
     if (!isNeeded(dep) && (dep.status === "memory" || isPending(dep.status))) effects.push(recommend(dep, "released"));
   }
-  ts.waitingOn.clear();
+  unlinkAll(ts, "waitingOn");
   return effects;
 }
 
@@ -105,13 +105,13 @@ export function stopProcessing(ts: TaskState): WorkerState | undefined {
 
 export function addReplica(ts: TaskState, ws: WorkerState): void {
   if (ts.whoHas.has(ws)) return;
-  ts.whoHas.add(ws);
+  link(ts, "whoHas", ws);
   ws.hasWhat.add(ts);
   ws.nbytes += ts.nbytes;
 }
 
 export function removeReplica(ts: TaskState, ws: WorkerState): void {
-  if (!ts.whoHas.delete(ws)) return;
+  if (!unlink(ts, "whoHas", ws)) return;
   ws.hasWhat.delete(ts);
   ws.nbytes = Math.max(0, ws.nbytes - ts.nbytes);
 }
@@ -182,7 +182,7 @@ function letGoOfFireAndForget(ts: TaskState): Effect[] {
   let holder: ClientState | undefined;
   for (const client of ts.whoWants) if (!isRealClient(client)) holder = client;
   if (!holder) return [];
-  ts.whoWants.delete(holder);
+  unlink(ts, "whoWants", holder);
   holder.wants.delete(ts);
   if (isNeeded(ts)) return [];
   return [recommend(ts, ts.dependents.size === 0 ? "forgotten" : "released")];

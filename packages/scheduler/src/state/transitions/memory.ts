@@ -1,5 +1,5 @@
 import { recommend, type Effect } from "../effects.js";
-import type { SchedulerState, TaskState } from "../task-state.js";
+import { link, type SchedulerState, type TaskState } from "../task-state.js";
 import { afterRelease, freeOnWorker, isNeeded, removeReplica, type Decline, type TransitionContext } from "./common.js";
 
 /**
@@ -17,7 +17,7 @@ export function memoryToReleased(state: SchedulerState, ts: TaskState, ctx: Tran
   }
   // Dependents that counted on this result must wait for it again.
   for (const dts of ts.waiters) {
-    if (dts.status === "waiting") dts.waitingOn.add(ts);
+    if (dts.status === "waiting") link(dts, "waitingOn", ts);
     else if (dts.status === "processing" || dts.status === "queued" || dts.status === "no-worker") effects.push(recommend(dts, "waiting"));
   }
   effects.push(...afterRelease(ts));

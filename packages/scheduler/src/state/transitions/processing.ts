@@ -1,5 +1,5 @@
 import { recommend, type Effect } from "../effects.js";
-import type { SchedulerState, TaskState } from "../task-state.js";
+import { unlink, type SchedulerState, type TaskState } from "../task-state.js";
 import { addReplica, afterRelease, announceErred, announceMemory, freeOnWorker, leaveDependencies, stopProcessing, type TransitionContext } from "./common.js";
 
 /** The worker it ran on reported the result (event handlers check that it is the right worker). */
@@ -9,7 +9,7 @@ export function processingToMemory(_state: SchedulerState, ts: TaskState): Effec
   addReplica(ts, ws);
   const effects: Effect[] = [];
   for (const dts of ts.dependents) {
-    if (dts.waitingOn.delete(ts) && dts.waitingOn.size === 0 && dts.status === "waiting") effects.push(recommend(dts, "processing"));
+    if (unlink(dts, "waitingOn", ts) && dts.waitingOn.size === 0 && dts.status === "waiting") effects.push(recommend(dts, "processing"));
   }
   effects.push(...leaveDependencies(ts), ...announceMemory(ts));
   return effects;

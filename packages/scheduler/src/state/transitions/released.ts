@@ -1,5 +1,5 @@
 import { recommend, type Effect } from "../effects.js";
-import type { SchedulerState, TaskState } from "../task-state.js";
+import { link, unlink, type SchedulerState, type TaskState } from "../task-state.js";
 import {
   addReplica,
   announceErred,
@@ -39,9 +39,9 @@ export function releasedToWaiting(state: SchedulerState, ts: TaskState): Effect[
   }
   const effects: Effect[] = [];
   for (const dep of ts.dependencies) {
-    dep.waiters.add(ts);
+    link(dep, "waiters", ts);
     if (dep.status === "memory") continue;
-    ts.waitingOn.add(dep);
+    link(ts, "waitingOn", dep);
     if (dep.status === "released") effects.push(recommend(dep, "waiting"));
   }
   if (ts.waitingOn.size === 0) effects.push(recommend(ts, "processing"));
@@ -54,7 +54,7 @@ export function releasedToMemory(_state: SchedulerState, ts: TaskState, ctx: Tra
   addReplica(ts, ctx.worker);
   const effects = announceMemory(ts);
   for (const dts of ts.waiters) {
-    if (dts.waitingOn.delete(ts) && dts.waitingOn.size === 0 && dts.status === "waiting") effects.push(recommend(dts, "processing"));
+    if (unlink(dts, "waitingOn", ts) && dts.waitingOn.size === 0 && dts.status === "waiting") effects.push(recommend(dts, "processing"));
   }
   return effects;
 }
@@ -77,8 +77,8 @@ export function forget(state: SchedulerState, ts: TaskState): Effect[] {
   state.tasks.delete(ts.key);
   const effects: Effect[] = [];
   for (const dep of ts.dependencies) {
-    dep.dependents.delete(ts);
-    dep.waiters.delete(ts);
+    unlink(dep, "dependents", ts);
+    unlink(dep, "waiters", ts);
     if ((dep.status === "released" || dep.status === "erred") && dep.whoWants.size === 0 && dep.dependents.size === 0) {
       effects.push(recommend(dep, "forgotten"));
     }
