@@ -173,3 +173,30 @@ describe("large binary values", () => {
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
+
+describe("large typed arrays as the whole value", () => {
+  it.each([Uint8Array, Uint8ClampedArray, Uint16Array, Uint32Array, Int8Array, Int16Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array])(
+    "%o: one header of 8 bytes, then the bytes, decoding to a view of the same type",
+    (Type) => {
+      const n = 1 << 17;
+      const value = new (Type as unknown as new (n: number) => ArrayBufferView)(n / (Type as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+      new Uint8Array(value.buffer).forEach((_, i, a) => (a[i] = (i * 7) & 0xff));
+      const { bytes } = encodeValue(value);
+      expect(bytes.byteLength).toBe(n + 8);
+      const back = decodeValue(bytes) as ArrayBufferView;
+      expect(Object.getPrototypeOf(back)).toBe(Object.getPrototypeOf(value));
+      expect(sameBytes(back, value)).toBe(true);
+      // Aligned, so a view into the encoding rather than a copy.
+      expect(back.buffer).toBe(bytes.buffer);
+    },
+  );
+
+  it("a view into a larger buffer sends only its own bytes", () => {
+    const whole = new Float64Array(1 << 16).map((_, i) => i);
+    const view = whole.subarray(100, 100 + (1 << 14));
+    const back = decodeValue(encodeValue(view).bytes) as Float64Array;
+    expect(back.length).toBe(1 << 14);
+    expect(back[0]).toBe(100);
+    expect(back[back.length - 1]).toBe(100 + (1 << 14) - 1);
+  });
+});

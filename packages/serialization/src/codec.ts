@@ -262,6 +262,8 @@ export function encodeValue(value: unknown, options?: EncodeValueOptions): Encod
   try {
     // `encode` returns a view into the encoder's reusable buffer; copy so the bytes are ours alone
     // and postMessage/structured clone never drags a larger buffer along.
+    const direct = encodeLargeTypedArray(value, options?.sharedFrom);
+    if (direct) return { bytes: direct, refs };
     const encoded = valueEncoder.encode(value);
     let bytes: Uint8Array;
     if (options?.sharedFrom !== undefined && encoded.byteLength >= options.sharedFrom) {
@@ -279,6 +281,46 @@ export function encodeValue(value: unknown, options?: EncodeValueOptions): Encod
   } finally {
     refCollector = previous;
   }
+}
+
+/** The value codec's tags for typed arrays (little-endian), as cbor-x writes and reads them. */
+const TYPED_ARRAY_TAGS = new Map<Function, number>([
+  [Uint8Array, 64],
+  [Uint8ClampedArray, 68],
+  [Uint16Array, 69],
+  [Uint32Array, 70],
+  [BigUint64Array, 71],
+  [Int8Array, 72],
+  [Int16Array, 77],
+  [Int32Array, 78],
+  [BigInt64Array, 79],
+  [Float32Array, 85],
+  [Float64Array, 86],
+]);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Header of a directly encoded typed array: tag (3-byte form), byte string head (5 bytes). */
+const DIRECT_HEADER_BYTES = 8;
+
+/**
+ * A large typed array, the whole value, encoded with one copy of its bytes: an 8-byte header
+ * (its tag in the 3-byte form, a byte string head) and the bytes, which thus start 8-aligned, so
+ * decoding gives a view for every element type (cbor-x copies misaligned ones). The same CBOR
+ * value cbor-x writes, in a form it also reads; undefined for anything else.
+ */
+function encodeLargeTypedArray(value: unknown, sharedFrom: number | undefined): Uint8Array | undefined {
+  if (!LITTLE_ENDIAN || !ArrayBuffer.isView(value)) return undefined;
+  const tag = TYPED_ARRAY_TAGS.get(value.constructor);
+  const n = value.byteLength;
+  if (tag === undefined || n < MIN_ATTACHMENT_BYTES || n > 0xffff_ffff) return undefined;
+  const size = DIRECT_HEADER_BYTES + n;
+  const bytes = new Uint8Array(sharedFrom !== undefined && size >= sharedFrom ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+  bytes[0] = 0xd9;
+  bytes[1] = tag >> 8;
+  bytes[2] = tag & 0xff;
+  bytes[3] = 0x5a;
+  new DataView(bytes.buffer).setUint32(4, n);
+  bytes.set(new Uint8Array(value.buffer, value.byteOffset, n), DIRECT_HEADER_BYTES);
+  return bytes;
 }
 
 /**
