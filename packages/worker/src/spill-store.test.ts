@@ -122,6 +122,21 @@ describe("SpillStore", () => {
     expect(store.peek("c")).toBeUndefined();
   });
 
+  it("reads a large spilled result back into shared memory of its own, byte for byte", async () => {
+    const { store } = await storeIn();
+    const big = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => (i * 13) & 0xff);
+    store.set("big", big);
+    store.spillDownTo(0);
+    await store.idle();
+    expect(store.isSpilled("big")).toBe(true);
+    const back = await store.get("big");
+    expect(back?.constructor).toBe(Uint8Array);
+    // Shared, and owning its buffer exactly: handed to an executor thread without a copy.
+    expect(back?.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect([back?.byteOffset, back?.buffer.byteLength]).toEqual([0, big.byteLength]);
+    expect(Buffer.compare(Buffer.from(back as Uint8Array), Buffer.from(big))).toBe(0);
+  });
+
   it("removes the file of a deleted or replaced result", async () => {
     const { directory, store } = await storeIn();
     store.set("a", bytes(10, 1));

@@ -10,7 +10,7 @@
  * in memory: the worker keeps computing, and may then reach its pause or terminate threshold.
  */
 import { rmSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -27,13 +27,34 @@ export interface SpillFileSystem {
 
 export const NODE_SPILL_FILE_SYSTEM: SpillFileSystem = {
   writeFile: (path, data) => writeFile(path, data, { mode: 0o600, flag: "wx" }),
-  readFile: async (path) => {
-    const buffer = await readFile(path);
-    // A plain Uint8Array, as results held in memory are (cbor-x encodes a Buffer differently).
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  },
+  readFile: (path) => readIntoMemory(path),
   unlink: (path) => unlink(path),
 };
+
+/** Spilled results at least this large are read back into shared memory (see `readIntoMemory`). */
+const SHARED_FROM_BYTES = 64 * 1024;
+
+/**
+ * A spilled result read back as a plain Uint8Array owning its buffer, as results held in memory
+ * are (cbor-x encodes a Buffer differently). A large one is read straight into shared memory, as
+ * results fetched from peers are: executor threads then use it without a copy.
+ */
+async function readIntoMemory(path: string): Promise<Uint8Array> {
+  const file = await open(path, "r");
+  try {
+    const { size } = await file.stat();
+    const bytes = new Uint8Array(size >= SHARED_FROM_BYTES ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await file.read(bytes, filled, size - filled, filled);
+      if (bytesRead === 0) throw new Error(`${path} ended after ${filled} of its ${size} bytes`);
+      filled += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
 
 export interface SpillStoreOptions {
   /** Directory for spilled results (see `createSpillDirectory`); without one nothing is ever spilled. */
