@@ -48,6 +48,31 @@ describe("locality", () => {
     const holders = [...(taskState(onFirst.key)?.whoHas ?? [])].map((w) => w.name).sort();
     expect(holders).toEqual(["skein-0-0", "skein-1-0"]);
   });
+
+  it("moves a large binary result worker to worker and to the client byte-exact, read in place by the task", async () => {
+    const n = 8 * 1024 * 1024 + 3;
+    const make = (size: number) => new Float64Array(Math.floor(size / 8)).map((_, i) => i * 0.5);
+    const data = client.with({ workers: "skein-0-0" }).submit(make, n);
+    await client.wait([data]);
+    const seen = client.with({ workers: "skein-1-0" }).submit(
+      (a: Float64Array) => ({
+        type: Object.prototype.toString.call(a),
+        length: a.length,
+        last: a[a.length - 1],
+        // The input arrived as raw bytes into the worker's shared memory and was decoded as a view:
+        // not copied through postMessage, not decoded element by element.
+        shared: a.buffer instanceof SharedArrayBuffer,
+        offset: a.byteOffset,
+      }),
+      data as unknown as Float64Array,
+    );
+    expect(await seen.result()).toEqual({ type: "[object Float64Array]", length: Math.floor(n / 8), last: (Math.floor(n / 8) - 1) * 0.5, shared: true, offset: 8 });
+    const back = (await data.result()) as Float64Array;
+    expect(back).toBeInstanceOf(Float64Array);
+    expect(back.length).toBe(Math.floor(n / 8));
+    expect(back[12345]).toBe(12345 * 0.5);
+    expect(back.buffer).toBeInstanceOf(ArrayBuffer);
+  });
 });
 
 describe("releasing results", () => {
