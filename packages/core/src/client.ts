@@ -83,6 +83,8 @@ export interface TaskSubmitter {
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Fetching a result from holders the scheduler keeps naming, before giving up. */
 const MAX_FETCH_ATTEMPTS = 5;
+/** Tasks per update-graph frame when a large batch is split (see #sendGraph). */
+const GRAPH_FRAME_TASKS = 2_000;
 
 export class Client implements TaskSubmitter, AsyncDisposable {
   readonly id: string;
@@ -656,12 +658,33 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     if (this.#closed) return;
     const graph = this.#graph;
     this.#graph = undefined;
-    if (graph) this.#connection.send({ op: "update-graph", functions: graph.functions, tasks: graph.tasks, wants: graph.wants, stimulusId: `graph-${randomUUID().slice(0, 8)}` });
+    if (graph) this.#sendGraph(graph);
     if (this.#toRelease.size > 0) {
       const keys = [...this.#toRelease].filter((key) => this.#keys.get(key)?.refs === 0);
       this.#toRelease.clear();
       for (const key of keys) this.#keys.delete(key);
       if (keys.length > 0) this.#connection.send({ op: "release-keys", keys, stimulusId: `release-${randomUUID().slice(0, 8)}` });
+    }
+  }
+
+  /**
+   * A large batch of tasks the client holds futures for (a map over 100 000 inputs) travels in
+   * frames of GRAPH_FRAME_TASKS, in order: the scheduler decodes, takes in and drops each frame on
+   * its own, between its other work, instead of holding every copy of one huge message at once.
+   * Only when every task is wanted: the client's futures then keep alive each result that a task in
+   * a later frame needs. A graph with intermediate keys (compute) goes whole.
+   */
+  #sendGraph(graph: { functions: FunctionSpec[]; tasks: TaskSpec[]; wants: string[] }): void {
+    const stimulusId = `graph-${randomUUID().slice(0, 8)}`;
+    const splittable = graph.tasks.length > GRAPH_FRAME_TASKS && graph.wants.length === graph.tasks.length && graph.tasks.every((task, i) => graph.wants[i] === task.key);
+    if (!splittable) {
+      this.#connection.send({ op: "update-graph", functions: graph.functions, tasks: graph.tasks, wants: graph.wants, stimulusId });
+      return;
+    }
+    for (let start = 0, frame = 0; start < graph.tasks.length; start += GRAPH_FRAME_TASKS, frame++) {
+      const tasks = graph.tasks.slice(start, start + GRAPH_FRAME_TASKS);
+      this.#connection.send({ op: "update-graph", functions: frame === 0 ? graph.functions : [], tasks, wants: tasks.map((t) => t.key), stimulusId: `${stimulusId}-${frame}` });
+      this.#connection.flush();
     }
   }
 

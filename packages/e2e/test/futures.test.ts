@@ -32,6 +32,17 @@ describe("submit and map", () => {
     expect(await client.gather(sums)).toEqual(["1x", "2y", "3z"]);
   });
 
+  it("a batch too big for one message (30 000 tasks, the second half depending on the first) arrives in frames and computes right", async () => {
+    // Submitted in one tick: one batch of 30 000 wanted tasks, split by the client into frames of
+    // 10 000, where neg tasks in later frames need multiply results from earlier ones.
+    const A = client.map(double, Array.from({ length: 15_000 }, (_, i) => i));
+    const B = client.map((x: number) => -x, A);
+    const total = client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), B);
+    expect(await total.result()).toBe(-2 * ((15_000 * 14_999) / 2));
+    expect((await client.gather(B.slice(-3))) as number[]).toEqual([-29_994, -29_996, -29_998]);
+    for (const f of [...A, ...B, total]) f.release();
+  }, 60_000);
+
   it("rejects map inputs of different lengths", () => {
     expect(() => client.map((a: number, b: number) => a + b, [1, 2], [1])).toThrow(/different lengths \(2, 1\)/);
   });

@@ -13,6 +13,9 @@ import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
 import { describeState, measureWorkload } from "./identity.js";
 import { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/http-server.js";
 
+/** A client that answers no ping for this long is dropped (its futures released). */
+const CLIENT_DEAD_AFTER_MS = 60_000;
+
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
   /** The cluster secret every client and worker must present. */
   secret: string;
@@ -330,6 +333,9 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     roles: ["client", "worker"],
     label: "scheduler",
     heartbeatMs,
+    // A worker that stops answering is noticed within a heartbeat; a client only after a minute:
+    // its event loop is the user's (a huge graph being built), and dropping it loses its futures.
+    deadAfterMs: { client: CLIENT_DEAD_AFTER_MS },
     schedulerId: id,
     onConnection: (accepted) => (accepted.hello.role === "worker" ? onWorker(accepted) : onClient(accepted)),
   });

@@ -47,6 +47,12 @@ export interface ConnectionOptions {
    */
   heartbeatMs?: number;
   /**
+   * Drop the peer only after its pongs have been missing this long (whole heartbeat intervals).
+   * A client's event loop is the user's: building a million-task graph may keep it from answering
+   * for many seconds, and dropping it would lose every future it holds. @default heartbeatMs
+   */
+  deadAfterMs?: number;
+  /**
    * Receive attachments (large byte strings: results, arguments) into `SharedArrayBuffer`s, which
    * a worker hands to its executor threads without copying. Otherwise plain `ArrayBuffer`s.
    * @default false
@@ -92,7 +98,7 @@ export class Connection {
     ws.on("error", () => {
       // 'close' follows every 'error'; the close handler reports it.
     });
-    if (options.heartbeatMs && options.heartbeatMs > 0) this.#startHeartbeat(options.heartbeatMs);
+    if (options.heartbeatMs && options.heartbeatMs > 0) this.#startHeartbeat(options.heartbeatMs, Math.max(options.deadAfterMs ?? 0, options.heartbeatMs));
   }
 
   get closed(): boolean {
@@ -214,7 +220,8 @@ export class Connection {
     this.#closeHandlers = [];
   }
 
-  #startHeartbeat(intervalMs: number): void {
+  #startHeartbeat(intervalMs: number, deadAfterMs: number): void {
+    let missed = 0;
     this.#ws.on("pong", () => {
       this.#alive = true;
     });
@@ -223,10 +230,12 @@ export class Connection {
       const now = performance.now();
       const late = now - lastTick > intervalMs * 1.5;
       lastTick = now;
+      if (this.#alive) missed = 0;
       // If this timer itself ran late, our own event loop was blocked (an in-process scheduler
       // shares it with the user's code): the pong may be sitting unread. Ask again, judge later.
-      if (!this.#alive && !late) {
-        // No pong for a whole interval: the peer is hung (SIGSTOP, swapped out) or the network is gone.
+      else if (!late) missed += 1;
+      if (missed * intervalMs >= deadAfterMs) {
+        // No pong for deadAfterMs: the peer is hung (SIGSTOP, swapped out) or the network is gone.
         this.#ws.terminate();
         return;
       }

@@ -60,6 +60,8 @@ export interface ListenOptions {
   /** What this server is, for logs and close reasons: "scheduler", "worker w-1". */
   label: string;
   heartbeatMs?: number;
+  /** Per role, how long a peer may miss pongs before it is dropped (see `ConnectionOptions.deadAfterMs`). */
+  deadAfterMs?: Partial<Record<Role, number>>;
   /** Extra fields for `welcome`. */
   schedulerId?: string;
   /** Rate limit for failed hellos per remote address. @default 20 failures per minute */
@@ -243,7 +245,12 @@ function acceptHello(ws: WebSocket, options: ListenOptions, remote: string, limi
       }
     }
     // Messages that shared the hello's frame are queued and delivered once the owner attaches its handler.
-    const connection = new Connection(ws, { label: `${hello.role} ${hello.name}`, heartbeatMs: options.heartbeatMs ?? 0, sharedMemory: options.sharedMemory ?? false }, rest);
+    const deadAfterMs = options.deadAfterMs?.[hello.role];
+    const connection = new Connection(
+      ws,
+      { label: `${hello.role} ${hello.name}`, heartbeatMs: options.heartbeatMs ?? 0, ...(deadAfterMs !== undefined ? { deadAfterMs } : {}), sharedMemory: options.sharedMemory ?? false },
+      rest,
+    );
     const id = `${hello.role}-${randomUUID().slice(0, 8)}`;
     connection.send(options.schedulerId ? { op: "welcome", id, schedulerId: options.schedulerId } : { op: "welcome", id });
     for (const message of badMessages) connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, message);
