@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import type { FunctionSpec } from "@skein/serialization";
 import type { ExecutorThreadData, ThreadRequest, ThreadResult, ThreadResults, ThreadTask } from "./executor-protocol.js";
 import type { ModulePolicy } from "./module-policy.js";
+import { ReadyQueue } from "./ready-queue.js";
 
 /** Batch short tasks until a batch holds about this much estimated work. */
 const BATCH_TARGET_MS = 5;
@@ -44,7 +45,7 @@ export interface ExecutorPoolOptions {
 
 export class ExecutorPool {
   #slots: ThreadSlot[] = [];
-  #ready: PoolTask[] = [];
+  #ready = new ReadyQueue<PoolTask>();
   #durations = new Map<string, number>();
   #options: ExecutorPoolOptions;
   #terminated = false;
@@ -68,11 +69,11 @@ export class ExecutorPool {
 
   /** Tasks waiting for a free thread. */
   get queued(): number {
-    return this.#ready.length;
+    return this.#ready.size;
   }
 
   submit(task: PoolTask): void {
-    insertByPriority(this.#ready, task);
+    this.#ready.push(task);
     this.#dispatch();
   }
 
@@ -93,10 +94,7 @@ export class ExecutorPool {
 
   /** Take a task back if it has not started (work stealing). Never stops a running task. */
   dequeue(key: string): boolean {
-    const index = this.#ready.findIndex((t) => t.key === key);
-    if (index === -1) return false;
-    this.#ready.splice(index, 1);
-    return true;
+    return this.#ready.remove(key);
   }
 
   /**
@@ -105,11 +103,7 @@ export class ExecutorPool {
    * only for a short task running inside a batch: it finishes, and its result is discarded.
    */
   cancel(key: string): boolean {
-    const index = this.#ready.findIndex((t) => t.key === key);
-    if (index !== -1) {
-      this.#ready.splice(index, 1);
-      return true;
-    }
+    if (this.#ready.remove(key)) return true;
     const slot = this.#slots.find((s) => s.running.has(key));
     if (!slot || slot.running.size > 1) return false;
     this.#retire(slot);
@@ -119,7 +113,7 @@ export class ExecutorPool {
   /** Stop every thread now, busy or not: user code cannot delay a worker's exit. */
   async terminate(): Promise<void> {
     this.#terminated = true;
-    this.#ready = [];
+    this.#ready.clear();
     await Promise.all(this.#slots.map((slot) => slot.thread.terminate()));
   }
 
@@ -128,7 +122,7 @@ export class ExecutorPool {
   #dispatch(): void {
     if (this.#paused) return;
     for (const slot of this.#slots) {
-      if (this.#ready.length === 0) return;
+      if (this.#ready.size === 0) return;
       if (slot.busy) continue;
       const batch = this.#takeBatch();
       if (batch.length === 0) return;
@@ -149,9 +143,8 @@ export class ExecutorPool {
 
   #takeBatch(): PoolTask[] {
     // The first task, in priority order, whose resources are free (tasks without needs always are).
-    const index = this.#ready.findIndex((t) => this.#fits(t));
-    if (index === -1) return [];
-    const first = this.#ready.splice(index, 1)[0] as PoolTask;
+    const first = this.#ready.take((t) => this.#fits(t));
+    if (!first) return [];
     const batch = [first];
     if (first.resources) {
       this.#hold(first);
@@ -161,14 +154,14 @@ export class ExecutorPool {
     if (estimate === undefined || estimate > BATCH_TARGET_MS / 2) return batch;
     // Leave work for the other idle threads.
     const idle = this.#slots.filter((s) => !s.busy).length;
-    const share = Math.ceil(this.#ready.length / Math.max(1, idle));
-    while (batch.length < MAX_BATCH && batch.length <= share && this.#ready.length > 0) {
-      const next = this.#ready[0] as PoolTask;
-      if (next.resources) break;
+    const share = Math.ceil(this.#ready.size / Math.max(1, idle));
+    while (batch.length < MAX_BATCH && batch.length <= share) {
+      const next = this.#ready.peek();
+      if (!next || next.resources) break;
       const nextEstimate = this.#durations.get(next.fnHash);
       if (nextEstimate === undefined || estimate + nextEstimate > BATCH_TARGET_MS) break;
       estimate += nextEstimate;
-      batch.push(this.#ready.shift() as PoolTask);
+      batch.push(this.#ready.take(() => false) as PoolTask);
     }
     return batch;
   }
@@ -255,17 +248,3 @@ function threadEntry(): URL {
   throw new Error(`cannot find the executor thread script (looked for ${fileURLToPath(here)} and ${fileURLToPath(built)}); build @skein/worker first`);
 }
 
-function insertByPriority(queue: PoolTask[], task: PoolTask): void {
-  // Most tasks arrive in priority order: scan from the back.
-  let i = queue.length;
-  while (i > 0 && comparePriority(task.priority, (queue[i - 1] as PoolTask).priority) < 0) i--;
-  queue.splice(i, 0, task);
-}
-
-function comparePriority(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}

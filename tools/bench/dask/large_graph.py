@@ -126,4 +126,4 @@ def main(leaves, budgetS):
 
 
 if __name__ == "__main__":
-    main(**params({"leaves": 500_000, "budgetS": 600}))
+    main(**params({"leaves": 500_000, "budgetS": 300}))
