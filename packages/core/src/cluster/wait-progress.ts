@@ -5,17 +5,11 @@
  * A live bar on a terminal; a plain line whenever the picture changes in logs, pipes and CI.
  */
 import type { SingleBar } from "cli-progress";
-import { isCI } from "../progress.js";
+import { isCI, type ProgressOptions } from "../progress.js";
 import type { JobState } from "./backend.js";
 
-export interface WaitProgressOptions {
-  /** Where to write. @default process.stderr */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** "bar" (one live line), "lines" (a line per change), or "auto": a bar on a terminal outside CI, else lines. @default "auto" */
-  mode?: "auto" | "bar" | "lines";
-  /** In "lines" mode, at most one line this often, in milliseconds (the last change is never lost). @default 2000 */
-  interval?: number;
-}
+/** Where and how to show it: as `progress(futures)` (its `interval` defaults to 2 s here). */
+export type WaitProgressOptions = ProgressOptions;
 
 /** The part of a job the progress line needs (`Cluster.jobs` gives these). */
 export interface WaitingJob {
