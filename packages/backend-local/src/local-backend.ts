@@ -7,8 +7,7 @@
  * This backend needs only spawn, a kill timer and the exit status.
  */
 import { spawn } from "node:child_process";
-import { asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
-import { OutputTail } from "./output-tail.js";
+import { OutputTail, asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
 import { localJobScript } from "./job-script.js";
 
 /** After SIGTERM, a job gets this long to leave before SIGKILL. */

@@ -1,6 +1,6 @@
 /** Shared by the Grid Engine integration tests: where its commands are, the gate, a recorder, and what is left. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "vitest";
@@ -73,27 +73,4 @@ export function commandRecorder(): { commands: { submit: string[]; status: strin
   };
 }
 
-/** Pids of processes whose command line contains `text`. */
-export function processesWith(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").replaceAll("\0", " ").includes(text)) pids.push(Number(entry));
-    } catch {
-      // Ended while we looked.
-    }
-  }
-  return pids;
-}
-
-/** Poll until `check` is truthy; the error shows what was awaited and the last value. */
-export async function until<T>(what: () => string, check: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+export { processesWith, until } from "@skein/backend-testkit";

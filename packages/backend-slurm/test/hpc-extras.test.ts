@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Client, Cluster, SKEIN_ERROR_CODES, createCluster, resolveClusterSettings, type ClusterBackend, type CreateClusterOptions, type JobSpec } from "@skein/core";
-import { requireService, slurm } from "@skein/backend-testkit";
+import { requireService, slurm, until } from "@skein/backend-testkit";
 import { slurmBackend } from "../src/index.js";
 
 const gate = requireService(slurm);
@@ -23,15 +23,6 @@ function squeue(format: string, extra: string[] = []): string[] {
   return execFileSync("squeue", ["--noheader", `--format=${format}`, ...extra], { encoding: "utf8" }).split("\n").filter(Boolean);
 }
 
-async function until<T>(what: () => string, check: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe.skipIf(gate.skip)("slurm: launcher and network preflight on the test cluster", () => {
   let dir: string;

@@ -8,10 +8,9 @@
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { execa } from "execa";
-import { asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
+import { OutputTail, asJobId, type BackendContext, type ClusterBackend, type JobId, type JobSpec, type JobState } from "@skein/core";
 import { SshConnections } from "./connections.js";
 import type { SshHost } from "./host-spec.js";
-import { OutputTail } from "./output-tail.js";
 import { resolveSshSettings, type SshBackendOptions, type SshSettings } from "./options.js";
 import { parsePidLine, remoteCommand, remoteScript, shWord } from "./remote-script.js";
 import { SshCommandError, sshEnvironment } from "./ssh-command.js";

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
 import { Cluster, resolveClusterSettings, type ClusterBackend, type ClusterOptions, type JobId, type JobSpec, type JobState, type SubmittedArray } from "@skein/core";
 import type { ResolvedConformanceOptions } from "./options.js";
+import { until as pollUntil } from "./polling.js";
 
 /** Environment variable that marks every process a test starts, so the suite can find leftovers. */
 export const MARK_VARIABLE = "SKEIN_CONFORMANCE_MARK";
@@ -63,17 +64,7 @@ export function useHarness(options: ResolvedConformanceOptions): ConformanceCont
     return backend;
   };
 
-  const until = async <T>(what: string | (() => string), check: () => T | Promise<T>, timeoutMs = options.stateChangeTimeoutMs): Promise<NonNullable<T>> => {
-    const deadline = Date.now() + timeoutMs;
-    let delay = 50;
-    for (;;) {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-      if (Date.now() > deadline) throw new Error(`[skein-testkit] timed out after ${timeoutMs} ms waiting for ${typeof what === "function" ? what() : what}; last value: ${JSON.stringify(value)}`);
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 500);
-    }
-  };
+  const until = <T>(what: string | (() => string), check: () => T | Promise<T>, timeoutMs = options.stateChangeTimeoutMs) => pollUntil(what, check, timeoutMs);
 
   return {
     options,
@@ -147,11 +138,23 @@ export function useHarness(options: ResolvedConformanceOptions): ConformanceCont
 
 /** Pids of live (not zombie) processes whose environment carries `MARK_VARIABLE=mark`. */
 export function processesWithMark(mark: string): number[] {
+  return livePids((pid) => readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${MARK_VARIABLE}=${mark}`));
+}
+
+/** Pids of live (not zombie) processes whose command line contains `text`. */
+export function processesWith(text: string): number[] {
+  return livePids((pid) => readFileSync(`/proc/${pid}/cmdline`, "latin1").replaceAll("\0", " ").includes(text));
+}
+
+// --- internal ---
+
+/** Live processes other than this one for which `test` holds (one that ends while we look is skipped). */
+function livePids(test: (pid: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (!readFileSync(`/proc/${entry}/environ`, "latin1").includes(`${MARK_VARIABLE}=${mark}`)) continue;
+      if (!test(entry)) continue;
       if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${entry}/stat`, "latin1"))) continue;
       pids.push(Number(entry));
     } catch {
@@ -160,8 +163,6 @@ export function processesWithMark(mark: string): number[] {
   }
   return pids;
 }
-
-// --- internal ---
 
 interface TestState {
   readonly mark: string;

@@ -36,6 +36,7 @@ export type { LoadConfigOptions, LoadedConfig } from "./config/load-config.js";
 export type { BackendCapabilities, BackendFactory, ClusterBackend, JobId, JobSpec, JobState, SubmittedArray } from "./cluster/backend.js";
 export { asJobId } from "./cluster/backend.js";
 export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchArrays, type BatchBackendDefinition, type BatchCommands, type BatchJobScriptOptions, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
+export { OutputTail } from "./cluster/output-tail.js";
 export {
   RemoteTaskError,
   SKEIN_ERROR_CODES,

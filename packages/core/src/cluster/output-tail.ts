@@ -1,4 +1,4 @@
-/** The last bytes a job printed, for "job ended before its workers connected" errors. */
+/** The last bytes a job printed, kept by backends that run jobs themselves (local, ssh) for "job ended before its workers connected" errors. */
 const MAX_BYTES = 64 * 1024;
 
 export class OutputTail {
