@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { describeWait, waitProgressView, type WaitingJob } from "./wait-progress.js";
 
 const queued = (id: string, reason?: string): WaitingJob => ({ id, state: reason ? { state: "queued", reason } : { state: "queued" }, workers: [] });
@@ -54,7 +54,7 @@ describe("the line view", () => {
     const view = await waitProgressView({ stream, mode: "lines", interval: 200 }, 48);
     for (let connected = 0; connected <= 10; connected++) view.update({ wanted: 48, connected, jobs: [] });
     expect(out.text).toBe("[skein] waiting: 0 of 48 workers connected\n");
-    await new Promise((r) => setTimeout(r, 400));
+    await vi.waitFor(() => expect(out.text).toContain("10 of 48"), { timeout: 5000, interval: 20 });
     expect(out.text).toBe("[skein] waiting: 0 of 48 workers connected\n[skein] waiting: 10 of 48 workers connected\n");
     view.stop("failed", { wanted: 48, connected: 10, jobs: [] });
     expect(out.text).toMatch(/\[skein\] gave up waiting after \d+\.\d s: 10 of 48 workers connected\n$/);
