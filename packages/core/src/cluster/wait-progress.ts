@@ -28,11 +28,16 @@ export interface WaitSnapshot {
 const IDS_SHOWN = 3;
 
 /**
- * "3 of 48 workers connected · jobs: 1 running (3 connected), 1 starting on c18a, 2 queued (Resources: 102, 103)"
+ * "2 of 8 workers connected · jobs: 1 with workers, 2 started on vortex, workers not connected yet,
+ * 1 queued (Priority: 10)"
  */
 export function describeWait({ wanted, connected, jobs }: WaitSnapshot): string {
   const head = `${connected} of ${wanted} worker${wanted === 1 ? "" : "s"} connected`;
-  if (jobs.length === 0) return head;
+  return jobs.length === 0 ? head : `${head} · jobs: ${describeJobs(jobs)}`;
+}
+
+/** "1 with workers, 2 started on vortex, workers not connected yet, 1 queued (Priority: 10)" */
+function describeJobs(jobs: readonly WaitingJob[]): string {
   const withWorkers = jobs.filter((j) => j.workers.length > 0).length;
   const starting = jobs.filter((j) => j.workers.length === 0 && j.state.state === "running");
   const queued = jobs.filter((j) => j.workers.length === 0 && j.state.state === "queued");
@@ -45,7 +50,7 @@ export function describeWait({ wanted, connected, jobs }: WaitSnapshot): string 
   }
   if (queued.length > 0) parts.push(`${queued.length} queued${reasons(queued)}`);
   if (other > 0) parts.push(`${other} ending or unknown`);
-  return `${head} · jobs: ${parts.join(", ")}`;
+  return parts.join(", ");
 }
 
 /** " (Resources: 101, 102, 103, …; Priority: 104)" — grouped by the batch system's reason. */
@@ -78,7 +83,7 @@ async function barView(stream: NodeJS.WritableStream, wanted: number): Promise<W
   const { SingleBar: Bar, Presets } = await import("cli-progress");
   const bar: SingleBar = new Bar({ stream, format: " workers |{bar}| {value}/{total} {jobs}", hideCursor: true, clearOnComplete: false, noTTYOutput: false }, Presets.shades_classic);
   bar.start(wanted, 0, { jobs: "" });
-  const jobsPart = (s: WaitSnapshot) => describeWait(s).split(" · ")[1] ?? "";
+  const jobsPart = (s: WaitSnapshot) => describeJobs(s.jobs);
   return {
     update: (s) => bar.update(Math.min(s.connected, wanted), { jobs: jobsPart(s) }),
     stop(outcome, s) {
