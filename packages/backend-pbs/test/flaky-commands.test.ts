@@ -85,9 +85,12 @@ describeOnTestCluster("pbs clusters when qsub, qstat or qdel misbehave", () => {
 
   it("a refused qsub rejects scale with qsub's words and submits nothing twice", async () => {
     const counter = join(dir, "qsub-count");
+    // The cluster submits its jobs concurrently: the counter is read and bumped under a lock, or
+    // two calls could both see 1 and both fail.
     const qsub = wrapper(
       "qsub-second-fails",
-      `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '${counter}'\n` +
+      `exec 9> '${counter}.lock'; flock 9\n` +
+        `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '${counter}'\nflock -u 9\n` +
         `if [ $n -eq 2 ]; then echo "qsub: Job rejected by all possible destinations (simulated)" >&2; exit 1; fi\nexec qsub "$@"`,
     );
     cluster = await start("flakyqsub", { commands: { submit: [qsub.path] } });
