@@ -1,5 +1,5 @@
 /**
- * The only file of the scheduler that touches sockets: decode → applyEvent → send effects.
+ * The only file of the scheduler that touches sockets: decode → applyEvents → send effects.
  * Everything it knows about tasks it learns from the state machine in ./state.
  */
 import { randomUUID } from "node:crypto";
@@ -7,7 +7,7 @@ import { SKEIN_ERROR_CODES, type ClientToScheduler, type MessageOf, type WorkerT
 import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { createSchedulerState } from "./state/create-state.js";
 import type { MessageEffect } from "./state/effects.js";
-import { applyEvent } from "./state/engine.js";
+import { applyEvents } from "./state/engine.js";
 import type { SchedulerEvent } from "./state/events.js";
 import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
 import { describeState, measureWorkload } from "./identity.js";
@@ -127,14 +127,21 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   };
   // Set once the dashboard listens; until then there is nothing to record for.
   let dashboard: Dashboard | undefined;
-  const apply = (event: SchedulerEvent) => {
-    // Dashboard task stream: note a finished or failed task before the transition forgets where it ran.
-    if (event.type === "task-finished" || event.type === "task-erred") dashboard?.recordTask(event.workerId, event.key, event.durationMs, event.type === "task-finished");
+  const apply = (event: SchedulerEvent) => applyAll([event]);
+  /** The events of one incoming frame, in order (see applyEvents). */
+  const applyAll = (events: readonly SchedulerEvent[]) => {
+    if (events.length === 0) return;
+    // Dashboard task stream: note finished or failed tasks before the transitions forget where they ran.
+    if (dashboard) {
+      for (const event of events) {
+        if (event.type === "task-finished" || event.type === "task-erred") dashboard.recordTask(event.workerId, event.key, event.durationMs, event.type === "task-finished");
+      }
+    }
     try {
-      deliver(applyEvent(state, event));
+      deliver(applyEvents(state, events));
     } catch (error) {
       // A bug in a transition must be loud: it means the scheduler's state can no longer be trusted.
-      log.error(`scheduler: ${event.type} failed: ${(error as Error).stack ?? error}`);
+      log.error(`scheduler: ${events.map((e) => e.type).join(", ")} failed: ${(error as Error).stack ?? error}`);
       throw error;
     }
   };
@@ -217,6 +224,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       if (!registered) connection.close(CLOSE_CODES.PROTOCOL, `no register-worker within ${registerTimeoutMs} ms`);
     }, registerTimeoutMs);
     timer.unref();
+    // The events of one frame, applied together once it is read (or before a message handled on the spot).
+    const events: SchedulerEvent[] = [];
     connection.onMessages((messages) => {
       for (const message of messages) {
         if (!registered) {
@@ -235,8 +244,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
           announceWorkers();
           continue;
         }
-        handleWorkerMessage(workerId, connection, message as WorkerToScheduler);
+        const event = eventOfWorkerMessage(workerId, connection, message as WorkerToScheduler, events);
+        if (event) events.push(event);
       }
+      applyAll(events.splice(0));
     });
     connection.onClose((code, reason) => {
       clearTimeout(timer);
@@ -255,39 +266,48 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     });
   };
 
-  const handleWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler) => {
+  /**
+   * The event a worker's message stands for, or undefined when it was handled on the spot. A message
+   * handled on the spot first applies the events read before it (`pending`), so order is kept.
+   */
+  const eventOfWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler, pending: SchedulerEvent[]): SchedulerEvent | undefined => {
     switch (message.op) {
       case "task-finished":
-        return apply({ type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, data: message.data, stimulusId: message.stimulusId });
+        return { type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, data: message.data, stimulusId: message.stimulusId };
       case "task-erred":
-        return apply({ type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId });
+        return { type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId };
       case "keys-added":
-        return apply({ type: "keys-added", workerId, keys: message.keys, stimulusId: message.stimulusId });
+        return { type: "keys-added", workerId, keys: message.keys, stimulusId: message.stimulusId };
       case "missing-data":
-        return apply({ type: "missing-data", workerId, key: message.key, dep: message.dep, from: message.from, stimulusId: message.stimulusId });
+        return { type: "missing-data", workerId, key: message.key, dep: message.dep, from: message.from, stimulusId: message.stimulusId };
       case "data-stored":
-        return apply({ type: "data-stored", workerId, requestId: message.requestId, key: message.key, nbytes: message.nbytes, stimulusId: message.stimulusId });
+        return { type: "data-stored", workerId, requestId: message.requestId, key: message.key, nbytes: message.nbytes, stimulusId: message.stimulusId };
+      case "steal-response":
+        return { type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId };
+      case "worker-status":
+        return { type: "worker-status-changed", workerId, status: message.status, stimulusId: message.stimulusId };
       case "heartbeat": {
         const ws = state.workers.get(workerId);
         if (ws) {
           ws.lastSeen = Date.now();
           ws.metrics = { executing: message.executing, ready: message.ready, rss: message.rss };
         }
-        return;
+        return undefined;
       }
       case "error":
-        return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
-      case "steal-response":
-        return apply({ type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId });
-      case "worker-status":
-        return apply({ type: "worker-status-changed", workerId, status: message.status, stimulusId: message.stimulusId });
+        log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
+        return undefined;
       case "request-retire":
         // The worker is leaving anyway (walltime, SIGTERM): move what can be moved, then let it go.
-        return retire([workerId], message.reason, retireTimeoutMs, true);
+        applyAll(pending.splice(0));
+        retire([workerId], message.reason, retireTimeoutMs, true);
+        return undefined;
       case "register-worker":
-        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
+        connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
+        return undefined;
       default:
-        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+        connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+        return undefined;
     }
   };
 
