@@ -17,9 +17,11 @@ import {
   type TaskSpec,
   type WorkerInfo,
 } from "@skein/serialization";
-import { PeerPool, connect, log, secretFromEnvironment, tlsFromEnvironment, type Connection, type TlsOptions } from "@skein/transport";
+import type { MessageChannel } from "@skein/scheduler";
+import { PeerPool, connect, log, secretFromEnvironment, tlsFromEnvironment, type TlsOptions } from "@skein/transport";
 import { FutureCancelledError, SkeinTimeoutError, badOption, closedError } from "./errors.js";
 import { Future, hostOf, type FutureHost, type FutureStatus } from "./future.js";
+import { inProcessSchedulerOf } from "./in-process.js";
 import { KeyStates, type KeyState } from "./key-states.js";
 import { futuresOf, replaceFutures } from "./structure.js";
 import { buildTaskWithInputs, specOf } from "./task-builder.js";
@@ -89,7 +91,7 @@ const GRAPH_FRAME_TASKS = 2_000;
 export class Client implements TaskSubmitter, AsyncDisposable {
   readonly id: string;
   readonly schedulerAddress: string;
-  readonly #connection: Connection;
+  readonly #connection: MessageChannel;
   readonly #host: FutureHost;
   readonly #keys = new KeyStates();
   readonly #peers: PeerPool;
@@ -104,7 +106,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   readonly #workerListeners = new Set<() => void>();
   #closed: Error | undefined;
 
-  private constructor(connection: Connection, address: string, id: string, secret: string, name: string, tls: TlsOptions | undefined) {
+  private constructor(connection: MessageChannel, address: string, id: string, secret: string, name: string, tls: TlsOptions | undefined) {
     this.#connection = connection;
     this.schedulerAddress = address;
     this.id = id;
@@ -137,8 +139,12 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     if (!Number.isFinite(timeout) || timeout <= 0) throw badOption("client", `timeout must be a positive number of milliseconds, got ${String(options.timeout)}`);
     const name = options.name ?? `client-${process.pid}`;
     const tls = options.tls ?? (typeof target === "string" ? (address.startsWith("wss://") ? tlsFromEnvironment() : undefined) : target.tls);
-    const { connection, welcome } = await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true, tls });
-    const client = new Client(connection, address, welcome.id, secret, name, tls);
+    // A cluster whose scheduler runs in this process is reached without a socket.
+    const local = typeof target === "string" ? undefined : inProcessSchedulerOf(target);
+    const { connection, id } = local
+      ? local.connectClient({ secret, name })
+      : await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true, tls }).then(({ connection, welcome }) => ({ connection, id: welcome.id }));
+    const client = new Client(connection, address, id, secret, name, tls);
     Client.#latest = client;
     const identity = await client.identity();
     client.#workerNames = identity.workers.map((w) => w.name);

@@ -3,7 +3,7 @@
  * Everything it knows about tasks it learns from the state machine in ./state.
  */
 import { randomUUID } from "node:crypto";
-import { SKEIN_ERROR_CODES, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, SkeinError, secretsEqual, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
 import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { createSchedulerState } from "./state/create-state.js";
 import type { MessageEffect } from "./state/effects.js";
@@ -12,6 +12,7 @@ import type { SchedulerEvent } from "./state/events.js";
 import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
 import { describeState, measureWorkload } from "./identity.js";
 import { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/http-server.js";
+import { localLink, type MessageChannel } from "./local-link.js";
 
 /** A client that answers no ping for this long is dropped (its futures released). */
 const CLIENT_DEAD_AFTER_MS = 60_000;
@@ -95,6 +96,11 @@ export interface Scheduler {
   /** How much work is waiting or running, for adaptive scaling. */
   workload(): Workload;
   /**
+   * Connect a client that lives in this process, without a socket (see local-link.ts): the same
+   * messages, never encoded. The secret is checked as a hello's would be.
+   */
+  connectClient(options: { secret: string; name: string }): { connection: MessageChannel; id: string };
+  /**
    * Stop: ask every worker to exit (with `closeWorkers`), wait for them up to `timeoutMs`, then
    * close every connection.
    */
@@ -107,7 +113,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, dashboard: dashboardOptions = false, tls, ...config } = options;
   const state = createSchedulerState(config);
   const workerConnections = new Map<string, Connection>();
-  const clientConnections = new Map<string, Connection>();
+  const clientConnections = new Map<string, MessageChannel>();
   const workerGone = new Set<() => void>();
   const workersListeners = new Set<(workers: readonly ConnectedWorker[]) => void>();
   const connectedWorkers = (): ConnectedWorker[] => [...state.workers.values()].map((ws) => ({ name: ws.name, address: ws.address, host: ws.host, pid: ws.pid }));
@@ -146,7 +152,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     }
   };
 
-  const onClient = ({ connection, hello, id: clientId }: AcceptedConnection) => {
+  const onClient = ({ connection, hello, id: clientId }: { connection: MessageChannel; hello: { name: string }; id: string }) => {
     clientConnections.set(clientId, connection);
     apply({ type: "client-added", clientId, name: hello.name, stimulusId: stimulus("client-added") });
     connection.onMessages((messages) => {
@@ -158,7 +164,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     });
   };
 
-  const handleClientMessage = (clientId: string, connection: Connection, message: ClientToScheduler) => {
+  const handleClientMessage = (clientId: string, connection: MessageChannel, message: ClientToScheduler) => {
     switch (message.op) {
       case "update-graph":
         return apply({ type: "graph-updated", clientId, functions: message.functions, tasks: message.tasks, wants: message.wants, stimulusId: message.stimulusId });
@@ -390,6 +396,16 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     },
     workload() {
       return measureWorkload(state);
+    },
+    connectClient({ secret: presented, name }) {
+      if (!secretsEqual(presented, secret)) {
+        throw new SkeinError("client", SKEIN_ERROR_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)");
+      }
+      if (closing) throw new SkeinError("client", SKEIN_ERROR_CODES.CONNECT_FAILED, `the scheduler at ${address} is shutting down`);
+      const [clientEnd, schedulerEnd] = localLink();
+      const clientId = `client-${randomUUID().slice(0, 8)}`;
+      onClient({ connection: schedulerEnd, hello: { name }, id: clientId });
+      return { connection: clientEnd, id: clientId };
     },
     retireWorkers(names, { reason = "retired by the cluster", timeoutMs = retireTimeoutMs, force = false } = {}) {
       return retireByName(names, { reason, timeoutMs, force });
