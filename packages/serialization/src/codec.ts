@@ -6,6 +6,7 @@
  * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
  */
 import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x";
+import { packMessage, unpackMessage } from "./compact.js";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
 /** CBOR tag for "the result of task <key>" inside encoded arguments (private-use range). */
@@ -56,7 +57,8 @@ function shrinkAfter(encoded: Uint8Array): Uint8Array {
 }
 
 /**
- * Decode one frame into its raw messages (validate each with `parseMessage`). Byte strings in the
+ * Decode one frame into its raw messages (validate each with `parseMessage`), compact ones unpacked
+ * into objects (./compact.ts). Byte strings in the
  * result are views into `frame`, not copies; attachment references (tag 40313) resolve to the
  * given `attachments` themselves.
  */
@@ -73,6 +75,10 @@ export function decodeFrame(frame: Uint8Array, attachments?: readonly Uint8Array
   }
   if (!Array.isArray(decoded)) {
     throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, "a frame must be a CBOR array of messages");
+  }
+  for (let i = 0; i < decoded.length; i++) {
+    const item: unknown = decoded[i];
+    if (Array.isArray(item)) decoded[i] = unpackMessage(item);
   }
   return decoded;
 }
@@ -125,7 +131,8 @@ addExtension({
  */
 export function encodeFrameParts(messages: readonly unknown[], minAttachmentBytes = MIN_ATTACHMENT_BYTES): FrameParts {
   const attachments: Uint8Array[] = [];
-  const outer = externalize(messages, minAttachmentBytes, attachments) as unknown[];
+  // The per-task messages go compact (./compact.ts); the frame itself is a new array either way.
+  const outer = externalize(messages.map(packMessage), minAttachmentBytes, attachments) as unknown[];
   return { frame: encodeFrame(outer), attachments };
 }
 
