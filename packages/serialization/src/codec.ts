@@ -5,7 +5,10 @@
  *   Date, BigInt, RegExp, typed arrays, `undefined`, shared and cyclic references.
  * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
  */
-import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x";
+// "cbor-x/encode" is, under Node, the whole codec without the attempt to load cbor-extract's native
+// string decoder (not built here, allowScripts): the failed attempt cost every process and
+// executor thread 10-30 ms of start-up, for a speed-up it would not have given.
+import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x/encode";
 import { packMessage, unpackMessage } from "./compact.js";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
