@@ -322,12 +322,21 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     if (delayedIn(value).length > 0) throw badOption("client", "gather takes futures, and this value holds Delayed values: compute them first, client.gather(client.compute(x))");
     const futures = futuresOf(value);
     for (const future of futures) this.#checkOwn(future);
+    const keys = [...new Set(futures.map((f) => f.key))];
+    const states = keys.map((key) => this.#keys.get(key));
     const results = new Map<string, unknown>();
-    await Promise.all(
-      [...new Set(futures.map((f) => f.key))].map(async (key) => {
-        results.set(key, await this.#result(key, undefined));
-      }),
-    );
+    if (states.every((state) => state !== undefined)) {
+      // Wait for all at once (one promise, not one per key); rejects with the first failure.
+      await this.#keys.allSettled(states);
+    }
+    // Small results came with their notices: decoded here, without a promise per key.
+    const fetches: Promise<unknown>[] = [];
+    for (const key of keys) {
+      const state = this.#keys.get(key);
+      if (state?.status === "finished" && state.inline) results.set(key, decodeValue(state.inline));
+      else fetches.push(this.#result(key, undefined).then((result) => results.set(key, result)));
+    }
+    if (fetches.length > 0) await Promise.all(fetches);
     return replaceFutures(value, (future) => results.get(future.key)) as Gathered<T>;
   }
 
@@ -606,7 +615,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     switch (message.op) {
       case "key-in-memory": {
         const state = this.#keys.get(message.key);
-        if (state) this.#keys.update(state, { status: "finished", whoHas: message.whoHas, nbytes: message.nbytes, typeName: message.typeName, error: undefined, inline: message.data });
+        if (state) this.#keys.finish(state, message);
         return;
       }
       case "key-erred": {
