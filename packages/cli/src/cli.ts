@@ -82,7 +82,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`skein: ${isSkeinError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+    // Skein's own errors already say "[skein] [component]"; anything else is a bug worth its stack.
+    process.stderr.write(isSkeinError(error) ? `${error.message}\n` : `skein: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = isSkeinError(error) && error.code === "SKEIN_ERR_BAD_OPTION" ? EXIT_CODES.USAGE : EXIT_CODES.FAILURE;
   },
 );

@@ -13,7 +13,7 @@ export { futuresOf } from "./structure.js";
 export { FutureCancelledError, SkeinTimeoutError } from "./errors.js";
 export { createCluster, resolveCluster } from "./create-cluster.js";
 export type { CreateClusterOptions, ResolvedCluster } from "./create-cluster.js";
-export { Cluster } from "./cluster/cluster.js";
+export { Cluster, previewJobScript } from "./cluster/cluster.js";
 export type { ClusterJob, ClusterWorker, ScaleRequest, WaitForWorkersOptions } from "./cluster/cluster.js";
 export type { WaitProgressOptions, WaitSnapshot } from "./cluster/wait-progress.js";
 export { COMMON_OPTION_KEYS, resolveClusterSettings } from "./cluster/cluster-options.js";

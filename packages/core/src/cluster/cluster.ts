@@ -4,6 +4,7 @@
  * leaving nothing behind on close, exit, error or signal. Backends only start, watch and stop jobs.
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { startScheduler, type ConnectedWorker, type DashboardJob, type DashboardOptions, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, log, type TlsOptions } from "@skein/transport";
@@ -893,6 +894,27 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #checkOpen(what: string): void {
     if (this.#closing || this.#closed) throw closedError("cluster", `cannot ${what}: cluster ${this.name} is closed`);
   }
+}
+
+/**
+ * The script `scale()` would submit for the first job, before any scheduler runs: the same job
+ * spec as a running cluster's `jobScript()` (nodes, walltime-driven lifetime, secret file, TLS
+ * file), with placeholders for what only a running cluster knows. `skein job-script` prints this.
+ */
+export function previewJobScript(backend: ClusterBackend, settings: ClusterSettings): string {
+  const nodes = checkBackendFits(backend, settings);
+  return backend.jobScript(
+    buildJobSpec(settings, {
+      index: 0,
+      schedulerAddress: "ws://<scheduler-host>:<port>",
+      nodes,
+      secret: "<secret: passed by environment or file, never in the script>",
+      // Jobs of batch backends read the secret from a 0600 file the cluster writes when it starts.
+      ...(backend.capabilities.remoteWorkers ? { secretFile: join(settings.sharedDirectory, "clusters", `${settings.name}-<id>`, "secret") } : {}),
+      workerCommand: settings.workerCommand ?? defaultWorkerCommand(),
+      walltimeEnforced: backend.capabilities.walltime,
+    }),
+  );
 }
 
 /**
