@@ -17,6 +17,7 @@ import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
 import { setUpClusterTls, type ClusterTls } from "./cluster-tls.js";
 import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
+import { JobRenewal } from "./job-renewal.js";
 import { RemoteScheduler, type ClusterScheduler } from "./remote-scheduler.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { waitProgressView, type WaitProgressOptions } from "./wait-progress.js";
@@ -83,7 +84,7 @@ interface JobRecord {
   retiring: boolean;
   /** Set when the job ended before any of its workers connected, or they cannot reach the scheduler. */
   failure: SkeinError | undefined;
-  /** When the batch system first reported it running (for the network preflight check). */
+  /** When the batch system first reported it running, or its first worker connected. */
   runningSince: number | undefined;
 }
 
@@ -123,6 +124,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #closing: Promise<void> | undefined;
   #closed = false;
   #adaptive: { policy: AdaptivePolicy; timer: NodeJS.Timeout } | undefined;
+  /** When an adaptive cluster submits the successor of a job nearing its walltime. */
+  readonly #renewal: JobRenewal;
   /** Jobs in a row that ended before any of their workers connected. */
   #failuresInARow = 0;
   /** The last reconcile submitted fewer jobs than wanted because of maxJobs / maxQueuedJobs. */
@@ -151,6 +154,12 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#nodes = nodes;
     this.workersPerJob = nodes * settings.processes;
     this.#workerCommand = settings.workerCommand ?? defaultWorkerCommand();
+    this.#renewal = new JobRenewal({
+      walltimeSeconds: settings.walltimeSeconds,
+      walltimeEnforced: backend.capabilities.walltime,
+      workerExtraArgs: settings.workerExtraArgs,
+      pollSeconds: this.#pollSeconds(),
+    });
     this.#scheduler.onWorkersChanged((workers) => this.#onWorkersChanged(workers));
     this.#remote?.onLost(() => this.#notify());
     trackCluster(this);
@@ -335,7 +344,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const tick = () => {
       if (this.#closing || !this.#adaptive) return;
       if (this.#failuresInARow >= MAX_FAILURES_IN_A_ROW) return;
-      const planned = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length * this.workersPerJob;
+      const planned = this.#plannedJobs().length * this.workersPerJob;
       const workers = policy.decide(this.#scheduler.workload(), planned);
       const jobs = Math.ceil(workers / this.workersPerJob);
       if (jobs !== this.#targetJobs || jobs * this.workersPerJob !== planned) {
@@ -512,7 +521,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   async #reconcileOnce(): Promise<void> {
-    const live = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring);
+    const live = this.#plannedJobs();
     const missing = this.#targetJobs - live.length;
     if (missing > 0) {
       const allowed = this.#withinCaps(live, missing);
@@ -669,6 +678,15 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     return [...this.#jobs.values()].filter((j) => j.state.state !== "exited");
   }
 
+  /**
+   * The jobs that count toward the size asked for: live, not being cancelled or retired, and — when
+   * adaptive — not about to reach their walltime, so that their successor is submitted in time.
+   */
+  #plannedJobs(): JobRecord[] {
+    const now = Date.now();
+    return this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring && !(this.#adaptive && this.#renewal.endingSoon(j.runningSince, now)));
+  }
+
   #jobOfWorker(name: string): JobRecord | undefined {
     for (const job of this.#jobs.values()) if (name.startsWith(`${job.workerPrefix}-`)) return job;
     return undefined;
@@ -678,12 +696,20 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const worker of workers) {
       const job = this.#jobOfWorker(worker.name);
       if (job) {
-        if (!job.connected) this.#failuresInARow = 0;
+        if (!job.connected) {
+          this.#failuresInARow = 0;
+          this.#renewal.observeStartup((Date.now() - job.submittedAt.getTime()) / 1000);
+        }
         job.connected = true;
+        job.runningSince ??= Date.now();
         if (job.state.state === "queued") job.state = { state: "running", host: worker.host };
       }
     }
     this.#notify();
+  }
+
+  #pollSeconds(): number {
+    return this.settings.pollIntervalSeconds ?? this.backend.defaultPollIntervalSeconds ?? 5;
   }
 
   #notify(): void {
@@ -692,7 +718,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
 
   #schedulePoll(): void {
     if (this.#pollTimer || this.#closed || this.#liveJobs().length === 0) return;
-    const base = this.settings.pollIntervalSeconds ?? this.backend.defaultPollIntervalSeconds ?? 5;
+    const base = this.#pollSeconds();
     const seconds = Math.min(base * 2 ** this.#pollFailures, Math.max(base, MAX_POLL_BACKOFF_SECONDS));
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
