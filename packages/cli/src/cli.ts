@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     .option("--dashboard-port <port>", "Dashboard port (default 8787, or a free one)")
     .option("--dashboard-host <address>", "Dashboard address", { default: "127.0.0.1" })
     .option("--no-dashboard", "Do not serve the dashboard")
+    .option("--allowed-failures <n>", "A task running on this many workers that died fails with KilledWorkerError", { default: 3 })
     .example("  skein scheduler --interface ib0 --secret-file ~/.skein/secret")
     .example("  skein scheduler --host 0.0.0.0 --port 0 --secret-file ~/.skein/secret --scheduler-file ~/.skein/scheduler.json")
     .action((options) => runScheduler(options));

@@ -38,6 +38,7 @@ export { asJobId } from "./cluster/backend.js";
 export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchArrays, type BatchBackendDefinition, type BatchCommands, type BatchJobScriptOptions, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
 export { OutputTail } from "./cluster/output-tail.js";
 export {
+  KilledWorkerError,
   RemoteTaskError,
   SKEIN_ERROR_CODES,
   SkeinError,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Client, createCluster, type Cluster } from "@skein/core";
+import { Client, KilledWorkerError, RemoteTaskError, createCluster, type Cluster, type CreateClusterOptions } from "@skein/core";
 import { expectNoProcessesLeft, until } from "./helpers.js";
 
 let cluster: Cluster | undefined;
@@ -20,8 +20,8 @@ afterEach(async () => {
   await expectNoProcessesLeft();
 });
 
-async function start(workers: number) {
-  cluster = await createCluster({ backend: "local" }, { env: {}, userConfigDir: "/nonexistent" });
+async function start(workers: number, options: CreateClusterOptions = {}) {
+  cluster = await createCluster({ backend: "local", ...options }, { env: {}, userConfigDir: "/nonexistent" });
   await cluster.scale(workers);
   await cluster.waitForWorkers(workers, { timeout: 30_000 });
   client = await Client.connect(cluster);
@@ -64,8 +64,22 @@ describe("a worker dies (kill -9)", () => {
     const error = await deadly.exception({ timeout: 60_000 });
     expect(error).toMatchObject({ code: "SKEIN_ERR_TASK_FAILED", remoteName: "KilledWorkerError", remoteCode: "SKEIN_ERR_KILLED_WORKER", key: deadly.key });
     expect(error?.message).toMatch(/was running on 3 workers that died/);
+    expect(error).toBeInstanceOf(KilledWorkerError);
+    expect(error).toBeInstanceOf(RemoteTaskError);
+    expect((error as KilledWorkerError).workers).toHaveLength(3);
+    expect(error?.message).toContain(`(${(error as KilledWorkerError).workers.join(", ")}; last:`);
+    expect((error as KilledWorkerError).workers.every((name) => name.startsWith("skein-"))).toBe(true);
     // The cluster keeps working (the supervisor restarted the workers).
     expect(await client.submit((x: number) => x + 1, 1).result({ timeout: 30_000 })).toBe(2);
+  });
+
+  it("allowedFailures sets how many deaths a task may cause: 1 fails it at the first", async () => {
+    const { client } = await start(2, { allowedFailures: 1 });
+    const deadly = client.submit(() => process.kill(process.pid, "SIGKILL"));
+    const error = await deadly.exception({ timeout: 60_000 });
+    expect(error).toBeInstanceOf(KilledWorkerError);
+    expect((error as KilledWorkerError).workers).toHaveLength(1);
+    expect(error?.message).toMatch(/was running on 1 workers that died .* the limit is 1 \(allowedFailures\)/);
   });
 });
 

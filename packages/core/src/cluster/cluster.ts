@@ -192,6 +192,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         port: settings.schedulerPort,
         ...(advertiseHost ? { advertiseHost } : {}),
         dashboard: dashboardOptionsFor(settings),
+        allowedFailures: settings.allowedFailures,
         ...(tls ? { tls: tls.options } : {}),
       });
       return new Cluster(backend, settings, { local }, secret, { secretFile, tls }, ledger, nodes);
