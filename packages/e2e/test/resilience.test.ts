@@ -1,13 +1,17 @@
 /**
  * Losing workers loses no result a user still holds a future for: kill -9 and SIGSTOP of real
- * worker processes, lineage recomputation, and the limit on tasks that keep killing workers.
+ * worker processes, lineage recomputation, and the limit on tasks that keep killing workers. Losing
+ * the scheduler is a clear error for the client, and the end of its workers.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { Client, KilledWorkerError, RemoteTaskError, createCluster, type Cluster, type CreateClusterOptions } from "@skein/core";
-import { expectNoProcessesLeft, until } from "./helpers.js";
+import { Client, KilledWorkerError, RemoteTaskError, SKEIN_ERROR_CODES, createCluster, type Cluster, type CreateClusterOptions } from "@skein/core";
+import { readSecretFile } from "@skein/transport";
+import { TEST_MARK, expectNoProcessesLeft, until } from "./helpers.js";
 
 let cluster: Cluster | undefined;
 let client: Client | undefined;
@@ -109,4 +113,30 @@ describe("a worker hangs (SIGSTOP)", () => {
       { what: "the woken worker process to exit", timeout: 20_000 },
     );
   }, 90_000);
+});
+
+describe("the scheduler dies (kill -9)", () => {
+  it("a client waiting for a result gets a clear error at once, and the workers exit by themselves", async () => {
+    const cli = fileURLToPath(new URL("../../cli/dist/cli.js", import.meta.url));
+    const env = { ...process.env, SKEIN_TEST_MARK: TEST_MARK };
+    const secretFile = join(mkdtempSync(join(tmpdir(), "skein-scheduler-dies-")), "secret");
+    const scheduler = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--secret-file", secretFile, "--no-dashboard"], { env, stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    scheduler.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const address = await until(() => /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: "the scheduler address" });
+    const worker = spawn(process.execPath, [cli, "worker", address, "--nworkers", "2", "--name", "orphan"], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, stdio: "ignore" });
+    const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
+    client = await Client.connect(address, { secret: readSecretFile(secretFile) });
+    await client.waitForWorkers(2, { timeout: 20_000 });
+    const busy = client.submit((ms: number) => new Promise((r) => setTimeout(r, ms)), 60_000);
+    await until(async () => (await client!.identity()).workers.some((w) => w.processing > 0), { what: "the task running" });
+    scheduler.kill("SIGKILL");
+    const error = await busy.exception({ timeout: 20_000 });
+    expect(error).toMatchObject({ code: SKEIN_ERROR_CODES.CLOSED });
+    expect(error?.message).toContain(`lost the connection to the scheduler at ${address}`);
+    // New calls fail the same way instead of hanging.
+    expect(() => client!.submit((x: number) => x, 1)).toThrow(/lost the connection to the scheduler/);
+    // The workers notice (their connection drops) and leave, busy task and all; their supervisor exits.
+    expect(await Promise.race([workerExit, new Promise((r) => setTimeout(() => r("still running"), 20_000))])).not.toBe("still running");
+  }, 60_000);
 });
