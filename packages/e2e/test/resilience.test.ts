@@ -115,21 +115,36 @@ describe("a worker hangs (SIGSTOP)", () => {
   }, 90_000);
 });
 
-describe("the scheduler dies (kill -9)", () => {
-  it("a client waiting for a result gets a clear error at once, and the workers exit by themselves", async () => {
-    const cli = fileURLToPath(new URL("../../cli/dist/cli.js", import.meta.url));
-    const env = { ...process.env, SKEIN_TEST_MARK: TEST_MARK };
-    const secretFile = join(mkdtempSync(join(tmpdir(), "skein-scheduler-dies-")), "secret");
-    const scheduler = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--secret-file", secretFile, "--no-dashboard"], { env, stdio: ["ignore", "pipe", "ignore"] });
+describe("the scheduler dies or hangs", () => {
+  const cli = fileURLToPath(new URL("../../cli/dist/cli.js", import.meta.url));
+  const env = { ...process.env, SKEIN_TEST_MARK: TEST_MARK };
+  let scheduler: ReturnType<typeof spawn> | undefined;
+  afterEach(() => {
+    scheduler?.kill("SIGKILL");
+    scheduler = undefined;
+  });
+
+  /** `skein scheduler` and `skein worker --nworkers 2` as processes of their own, a client, and a 60 s task running. */
+  async function standalone(options: { workerArgs?: string[]; heartbeatTimeout?: number } = {}) {
+    const secretFile = join(mkdtempSync(join(tmpdir(), "skein-scheduler-lost-")), "secret");
+    const started = spawn(process.execPath, [cli, "scheduler", "--port", "0", "--secret-file", secretFile, "--no-dashboard"], { env, stdio: ["ignore", "pipe", "ignore"] });
+    scheduler = started;
     let out = "";
-    scheduler.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    started.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
     const address = await until(() => /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: "the scheduler address" });
-    const worker = spawn(process.execPath, [cli, "worker", address, "--nworkers", "2", "--name", "orphan"], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, stdio: "ignore" });
+    const worker = spawn(process.execPath, [cli, "worker", address, "--nworkers", "2", "--name", "orphan", ...(options.workerArgs ?? [])], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, stdio: "ignore" });
     const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
-    client = await Client.connect(address, { secret: readSecretFile(secretFile) });
+    client = await Client.connect(address, { secret: readSecretFile(secretFile), ...(options.heartbeatTimeout ? { heartbeatTimeout: options.heartbeatTimeout } : {}) });
     await client.waitForWorkers(2, { timeout: 20_000 });
     const busy = client.submit((ms: number) => new Promise((r) => setTimeout(r, ms)), 60_000);
     await until(async () => (await client!.identity()).workers.some((w) => w.processing > 0), { what: "the task running" });
+    return { scheduler: started, address, workerExit, busy };
+  }
+
+  const exitedWithin = (exit: Promise<number | null>, ms: number) => Promise.race([exit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+  it("kill -9: a client waiting for a result gets a clear error at once, and the workers exit by themselves", async () => {
+    const { scheduler, address, workerExit, busy } = await standalone();
     scheduler.kill("SIGKILL");
     const error = await busy.exception({ timeout: 20_000 });
     expect(error).toMatchObject({ code: SKEIN_ERROR_CODES.CLOSED });
@@ -137,6 +152,19 @@ describe("the scheduler dies (kill -9)", () => {
     // New calls fail the same way instead of hanging.
     expect(() => client!.submit((x: number) => x, 1)).toThrow(/lost the connection to the scheduler/);
     // The workers notice (their connection drops) and leave, busy task and all; their supervisor exits.
-    expect(await Promise.race([workerExit, new Promise((r) => setTimeout(() => r("still running"), 20_000))])).not.toBe("still running");
+    expect(await exitedWithin(workerExit, 20_000)).toBe(true);
   }, 60_000);
+
+  it("SIGSTOP: heartbeats go unanswered; the client fails its waiting calls and the workers leave after their timeouts", async () => {
+    const { scheduler, address, workerExit, busy } = await standalone({ workerArgs: ["--death-timeout", "4"], heartbeatTimeout: 4000 });
+    scheduler.kill("SIGSTOP");
+    try {
+      const error = await busy.exception({ timeout: 30_000 });
+      expect(error).toMatchObject({ code: SKEIN_ERROR_CODES.CLOSED });
+      expect(error?.message).toContain(`lost the connection to the scheduler at ${address} (no answer to heartbeats for 4 s`);
+      expect(await exitedWithin(workerExit, 30_000)).toBe(true);
+    } finally {
+      scheduler.kill("SIGCONT");
+    }
+  }, 90_000);
 });

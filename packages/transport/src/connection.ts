@@ -83,6 +83,8 @@ export class Connection {
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #alive = true;
+  /** Set when the heartbeat gave up on the peer: the close reason says so. */
+  #silentForMs: number | undefined;
   readonly #sharedMemory: boolean;
   #incoming: IncomingAttachments | undefined;
   /** The attachment framing was broken: the connection is closing, and nothing more is read. */
@@ -94,7 +96,7 @@ export class Connection {
     this.#sharedMemory = options.sharedMemory ?? false;
     if (initial.length > 0) this.#pending.push([...initial]);
     ws.on("message", (data, isBinary) => this.#receive(data as Buffer, isBinary));
-    ws.on("close", (code, reason) => this.#handleClose(code, reason.toString()));
+    ws.on("close", (code, reason) => this.#handleClose(code, this.#silentForMs === undefined ? reason.toString() : `no answer to heartbeats for ${Math.round(this.#silentForMs / 1000)} s: the peer hangs or the network is gone`));
     ws.on("error", () => {
       // 'close' follows every 'error'; the close handler reports it.
     });
@@ -236,6 +238,7 @@ export class Connection {
       else if (!late) missed += 1;
       if (missed * intervalMs >= deadAfterMs) {
         // No pong for deadAfterMs: the peer is hung (SIGSTOP, swapped out) or the network is gone.
+        this.#silentForMs = missed * intervalMs;
         this.#ws.terminate();
         return;
       }

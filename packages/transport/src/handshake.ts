@@ -128,7 +128,10 @@ export interface ConnectOptions {
   /** Give up after this long (including retries while the peer is not yet listening). */
   timeoutMs: number;
   label: string;
+  /** Ping the peer this often (see `ConnectionOptions.heartbeatMs`). */
   heartbeatMs?: number;
+  /** Drop the peer when its pongs have been missing this long. @default heartbeatMs */
+  deadAfterMs?: number;
   /** Messages to send in the same frame as hello (a worker's registration). */
   firstMessages?: readonly Message[];
   /** Keep retrying refused connections until the timeout (a scheduler that is still starting). */
@@ -330,7 +333,11 @@ function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promis
       clearTimeout(timer);
       ws.removeAllListeners("close");
       ws.removeAllListeners("error");
-      const connection = new Connection(ws, { label: options.label, heartbeatMs: options.heartbeatMs ?? 0, sharedMemory: options.sharedMemory ?? false }, rest);
+      const connection = new Connection(
+        ws,
+        { label: options.label, heartbeatMs: options.heartbeatMs ?? 0, ...(options.deadAfterMs !== undefined ? { deadAfterMs: options.deadAfterMs } : {}), sharedMemory: options.sharedMemory ?? false },
+        rest,
+      );
       resolve({ connection, welcome: first });
     });
   });
