@@ -61,19 +61,19 @@ describe("a worker dies (kill -9)", () => {
 
   it("scattered data it alone held cannot be recomputed: whoever needs it gets an error naming it (remoteCode SKEIN_ERR_DATA_LOST)", async () => {
     const { cluster, client } = await start(2);
-    const [data] = await client.scatter([{ rows: [1, 2, 3] }], { workers: "skein-0-0" });
+    const data = (await client.scatter([{ rows: [1, 2, 3] }], { workers: "skein-0-0" }))[0]!;
     const victim = workerNamed(cluster, "skein-0-0")!;
     process.kill(victim.pid, "SIGKILL");
     await until(() => workerNamed(cluster, "skein-0-0")?.pid !== victim.pid, { what: "the scheduler to notice the dead worker" });
-    const error = await data!.exception({ timeout: 20_000 });
-    expect(error).toMatchObject({ remoteCode: "SKEIN_ERR_DATA_LOST", key: data!.key });
+    const error = await data.exception({ timeout: 20_000 });
+    expect(error).toMatchObject({ remoteCode: "SKEIN_ERR_DATA_LOST", key: data.key });
     expect(error?.message).toContain("cannot be recomputed (it was scattered, not computed). Scatter it again.");
     // A task that needs it fails the same way instead of waiting for data that will never come.
     const dependent = client.submit((d: { rows: number[] }) => d.rows.length, data);
     const dependentError = await dependent.exception({ timeout: 20_000 });
-    expect(dependentError?.message).toContain(data!.key);
+    expect(dependentError?.message).toContain(data.key);
     // Scattering it again brings it back.
-    const [again] = await client.scatter([{ rows: [1, 2, 3] }]);
+    const again = (await client.scatter([{ rows: [1, 2, 3] }]))[0]!;
     expect(await client.submit((d: { rows: number[] }) => d.rows.length, again).result({ timeout: 20_000 })).toBe(3);
   });
 

@@ -636,8 +636,10 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const queued = live.filter((j) => j.state.state === "queued" && !j.connected).length;
     let allowed = missing;
     let cap: string | undefined;
-    if (maxJobs !== undefined && live.length + allowed > maxJobs) {
-      allowed = Math.max(0, maxJobs - live.length);
+    // A job whose successor is due (near its walltime) still runs: it counts toward maxJobs.
+    const atOnce = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length;
+    if (maxJobs !== undefined && atOnce + allowed > maxJobs) {
+      allowed = Math.max(0, maxJobs - atOnce);
       cap = `maxJobs is ${maxJobs}`;
     }
     if (maxQueuedJobs !== undefined && queued + allowed > maxQueuedJobs) {
