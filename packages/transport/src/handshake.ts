@@ -88,7 +88,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** Start a WebSocket server that admits only peers that know the secret. */
+/** Start a WebSocket server (and, with `onDataLink`, a data-link server on the same port) that admits only peers that know the secret. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const tls = options.tls;
   const http = tls

@@ -195,6 +195,19 @@ describe("data links", () => {
     });
   });
 
+  it("give up on a listener that never answers, within the asker's timeout", async () => {
+    const silent = net.createServer(() => {});
+    const sockets = new Set<net.Socket>();
+    silent.on("connection", (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    servers.push({ close: () => new Promise((resolve) => (sockets.forEach((s) => s.destroy()), silent.close(resolve))) });
+    const address = `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    await expect(connectDataLink(address, { role: "peer", secret, name: "x", timeoutMs: 300, label: "test" })).rejects.toMatchObject({
+      code: "SKEIN_ERR_CONNECT_FAILED",
+      message: expect.stringContaining("no answer within 300 ms"),
+    });
+  });
+
   it("fail the request when the stream is cut short in the middle of a result", async () => {
     const address = await fakeListener((socket) => {
       socket.once("data", () => {
