@@ -1,11 +1,13 @@
 /**
  * Connections to workers' data servers, one per worker, reused. Workers fetch the inputs of
  * their tasks this way, directly from the worker that holds them (never through the scheduler), and
- * clients fetch the results they asked for.
+ * clients fetch the results they asked for. A plain `ws://` server is reached over a data link (TCP
+ * that reads large results straight into place); a `wss://` one over its TLS WebSocket.
  */
 import { SKEIN_ERROR_CODES, SkeinError, type Message } from "@skein/serialization";
+import { connectDataLink } from "./data-handshake.js";
 import { connect, type TlsOptions } from "./handshake.js";
-import type { Connection } from "./connection.js";
+import type { MessageLink } from "./link.js";
 
 export interface FetchResult {
   data: Record<string, Uint8Array>;
@@ -19,7 +21,7 @@ interface PendingRequest {
 }
 
 export class PeerPool {
-  #connections = new Map<string, Promise<Connection>>();
+  #connections = new Map<string, Promise<MessageLink>>();
   #pending = new Map<number, PendingRequest>();
   #nextId = 1;
   #closed = false;
@@ -47,6 +49,8 @@ export class PeerPool {
   /** Ask `address` for `keys`. Rejects when the peer cannot be reached or drops the connection. */
   async fetch(address: string, keys: readonly string[]): Promise<FetchResult> {
     const connection = await this.#connection(address);
+    // Closed while the connection was being opened: it is closing too.
+    if (this.#closed) throw new SkeinError("worker", SKEIN_ERROR_CODES.CLOSED, "closing");
     const requestId = this.#nextId++;
     return new Promise<FetchResult>((resolve, reject) => {
       this.#pending.set(requestId, { address, resolve: resolve as (r: FetchResult | string[]) => void, reject });
@@ -73,12 +77,16 @@ export class PeerPool {
 
   // --- internal ---
 
-  #connection(address: string): Promise<Connection> {
+  #connection(address: string): Promise<MessageLink> {
     if (this.#closed) return Promise.reject(new SkeinError("worker", SKEIN_ERROR_CODES.CLOSED, "closing"));
     let connection = this.#connections.get(address);
     if (!connection) {
-      connection = connect(address, { tls: this.#tls, role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}`, sharedMemory: this.#sharedMemory }).then(
-        ({ connection: c }) => {
+      const options = { role: this.#role, secret: this.#secret, name: this.#name, timeoutMs: this.#connectTimeoutMs, label: `peer ${address}`, sharedMemory: this.#sharedMemory };
+      const opened: Promise<MessageLink> = address.startsWith("ws://")
+        ? connectDataLink(address, options)
+        : connect(address, { ...options, tls: this.#tls }).then(({ connection: c }) => c);
+      connection = opened.then(
+        (c) => {
           c.onMessages((messages) => {
             for (const message of messages) this.#handle(address, message);
           });
