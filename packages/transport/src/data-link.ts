@@ -39,6 +39,7 @@ export class DataLink implements MessageLink {
   /** Why this side is closing the link, once it is. */
   #closing: { code: number; reason: string } | undefined;
   #socketError: Error | undefined;
+  #lastReceivedAt = performance.now();
 
   /**
    * Take over an authenticated socket. Its bytes must be passed on: through `readTarget`/`didRead`
@@ -59,6 +60,10 @@ export class DataLink implements MessageLink {
     return this.#closed;
   }
 
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
+  }
+
   /** Where the socket should write its next bytes (sockets made with `onread`); never empty. */
   readTarget(): Uint8Array {
     return this.#reader.target();
@@ -67,6 +72,7 @@ export class DataLink implements MessageLink {
   /** The socket wrote `n` bytes at the start of the last `readTarget()`. */
   didRead(n: number): void {
     if (this.#closing) return;
+    this.#lastReceivedAt = performance.now();
     try {
       this.#reader.wrote(n);
     } catch (error) {
@@ -77,6 +83,7 @@ export class DataLink implements MessageLink {
   /** Bytes that arrived as a chunk (a `data` event, bytes read with the handshake). */
   receive(bytes: Uint8Array): void {
     if (this.#closing || bytes.byteLength === 0) return;
+    this.#lastReceivedAt = performance.now();
     try {
       this.#reader.receive(bytes);
     } catch (error) {

@@ -17,4 +17,9 @@ export interface MessageLink {
   close(code?: number, reason?: string): void;
   /** Reply with a protocol error instead of dropping a message silently. */
   replyError(code: string, message: string, inReplyTo?: string): void;
+  /**
+   * When bytes last arrived (`performance.now()`), for links that can tell while a message is still
+   * arriving (data links); a WebSocket sees a message only once it is whole.
+   */
+  readonly lastReceivedAt?: number;
 }

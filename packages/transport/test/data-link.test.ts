@@ -208,6 +208,23 @@ describe("data links", () => {
     });
   });
 
+  it("give up on a peer that goes silent while a request waits (hung, or its host gone), and close the link", async () => {
+    let served: MessageLink | undefined;
+    // Accepts the link and the request, and never answers: what a SIGSTOPped worker looks like.
+    const server = await listen({ host: "127.0.0.1", port: 0, secret, roles: ["peer"], label: "test", onConnection: () => {}, onDataLink: ({ link }) => (served = link) });
+    servers.push(server);
+    const p = new PeerPool(secret, "asker", "peer", 5000, undefined, { sharedMemory: true, silentPeerMs: 600 });
+    pools.push(p);
+    const started = performance.now();
+    await expect(p.fetch(server.address, ["k"])).rejects.toThrow(/nothing received for \d+ s while waiting for an answer: the peer hangs or its host is gone/);
+    // Judged from the request, not from when the link last spoke: not before the silence.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(600);
+    expect(served).toBeDefined();
+    // The asker closed the link: the listener sees it end too (afterEach then finds no socket open).
+    for (const deadline = Date.now() + 5000; !served?.closed && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(served?.closed).toBe(true);
+  });
+
   it("fail the request when the stream is cut short in the middle of a result", async () => {
     const address = await fakeListener((socket) => {
       socket.once("data", () => {
