@@ -128,6 +128,35 @@ describeOnTestCluster("pbs: queue caps and the scheduler in a job, on the Torque
     expect(error?.message).toContain("no scheduler today");
     expect(squeueNames().filter((n) => n.startsWith("sijobfail"))).toEqual([]);
   }, 120_000);
+
+  it("walltime: an adaptive cluster submits a job's successor before its workers leave, so even scattered data survives", async () => {
+    // 60 s walltime: workers leave between 38 s and 45 s, well before Slurm's kill at 60 s.
+    const c = await cluster({ name: "renew", resourceSpec: "nodes=1:vortex:ppn=2", cores: 2, processes: 2, walltime: "00:01:00" });
+    c.adapt({ minimum: 2, maximum: 2 });
+    await c.waitForWorkers(2, { timeout: 60_000 });
+    const client = await Client.connect(c);
+    clients.push(client);
+    // Scattered data has no lineage: it survives only if it is handed over.
+    const [data] = await client.scatter([new Float64Array(1000).fill(7)]);
+    const [first] = c.jobs;
+    let fewestWorkers = Number.POSITIVE_INFINITY;
+    const sampler = setInterval(() => (fewestWorkers = Math.min(fewestWorkers, c.workers.length)), 200);
+    try {
+      await until(
+        () => `job ${first?.id} replaced (jobs: ${JSON.stringify(c.jobs.map((j) => [j.id, j.state.state, j.workers]))})`,
+        () => !c.jobs.some((j) => j.id === first?.id) && c.jobs.length === 1 && c.workers.length === 2,
+        90_000,
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    // The successor was running before the first job's workers left: never fewer than 2 workers.
+    expect(fewestWorkers).toBe(2);
+    expect(c.jobs[0]?.id).not.toBe(first?.id);
+    const values = await data?.result();
+    expect(values?.length).toBe(1000);
+    expect(values?.every((v: number) => v === 7)).toBe(true);
+  }, 150_000);
 });
 
 describe("skein worker --scheduler-file and skein scheduler --scheduler-file (no batch system needed)", () => {

@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     .option("--dashboard-port <port>", "Dashboard port (default 8787, or a free one)")
     .option("--dashboard-host <address>", "Dashboard address", { default: "127.0.0.1" })
     .option("--no-dashboard", "Do not serve the dashboard")
+    .option("--allowed-failures <n>", "A task running on this many workers that died fails with KilledWorkerError", { default: 3 })
     .example("  skein scheduler --interface ib0 --secret-file ~/.skein/secret")
     .example("  skein scheduler --host 0.0.0.0 --port 0 --secret-file ~/.skein/secret --scheduler-file ~/.skein/scheduler.json")
     .action((options) => runScheduler(options));
@@ -82,7 +83,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`skein: ${isSkeinError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+    // Skein's own errors already say "[skein] [component]"; anything else is a bug worth its stack.
+    process.stderr.write(isSkeinError(error) ? `${error.message}\n` : `skein: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = isSkeinError(error) && error.code === "SKEIN_ERR_BAD_OPTION" ? EXIT_CODES.USAGE : EXIT_CODES.FAILURE;
   },
 );

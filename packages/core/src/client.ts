@@ -46,6 +46,11 @@ export interface ClientOptions {
   /** Name shown in the scheduler's logs and dashboard. @default "client-<pid>" */
   name?: string;
   /**
+   * Give up on a scheduler that has not answered heartbeats for this many milliseconds (hung, or
+   * its host gone without closing the connection): waiting calls then fail. @default 60000
+   */
+  heartbeatTimeout?: number;
+  /**
    * Certificate, key and CA (PEM text) for a `wss://` scheduler.
    * @default the cluster's, or from SKEIN_TLS_FILE / SKEIN_TLS_CERT, SKEIN_TLS_KEY, SKEIN_TLS_CA
    */
@@ -83,6 +88,13 @@ export interface TaskSubmitter {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The client pings its scheduler and by default gives up on it after a minute without an answer
+ * (hung, or its host gone without closing the connection): every waiting call then fails instead
+ * of hanging. As long as the scheduler waits for a silent client: either may be busy for seconds.
+ */
+const SCHEDULER_HEARTBEAT_MS = 5_000;
+const SCHEDULER_DEAD_AFTER_MS = 60_000;
 /** Fetching a result from holders the scheduler keeps naming, before giving up. */
 const MAX_FETCH_ATTEMPTS = 5;
 /** Tasks per update-graph frame when a large batch is split (see #sendGraph). */
@@ -137,13 +149,28 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     }
     const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
     if (!Number.isFinite(timeout) || timeout <= 0) throw badOption("client", `timeout must be a positive number of milliseconds, got ${String(options.timeout)}`);
+    const heartbeatTimeout = options.heartbeatTimeout ?? SCHEDULER_DEAD_AFTER_MS;
+    if (!Number.isFinite(heartbeatTimeout) || heartbeatTimeout <= 0) {
+      throw badOption("client", `heartbeatTimeout must be a positive number of milliseconds, got ${String(options.heartbeatTimeout)}`);
+    }
     const name = options.name ?? `client-${process.pid}`;
     const tls = options.tls ?? (typeof target === "string" ? (address.startsWith("wss://") ? tlsFromEnvironment() : undefined) : target.tls);
-    // A cluster whose scheduler runs in this process is reached without a socket.
+    // A cluster whose scheduler runs in this process is reached without a socket (and without
+    // heartbeats: the scheduler cannot stop answering while this process runs).
     const local = typeof target === "string" ? undefined : inProcessSchedulerOf(target);
     const { connection, id } = local
       ? local.connectClient({ secret, name })
-      : await connect(address, { role: "client", secret, name, timeoutMs: timeout, label: "client", retry: true, tls }).then(({ connection, welcome }) => ({ connection, id: welcome.id }));
+      : await connect(address, {
+          role: "client",
+          secret,
+          name,
+          timeoutMs: timeout,
+          label: "client",
+          retry: true,
+          tls,
+          heartbeatMs: Math.min(SCHEDULER_HEARTBEAT_MS, heartbeatTimeout),
+          deadAfterMs: heartbeatTimeout,
+        }).then(({ connection, welcome }) => ({ connection, id: welcome.id }));
     const client = new Client(connection, address, id, secret, name, tls);
     Client.#latest = client;
     const identity = await client.identity();

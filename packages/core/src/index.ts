@@ -13,7 +13,7 @@ export { futuresOf } from "./structure.js";
 export { FutureCancelledError, SkeinTimeoutError } from "./errors.js";
 export { createCluster, resolveCluster } from "./create-cluster.js";
 export type { CreateClusterOptions, ResolvedCluster } from "./create-cluster.js";
-export { Cluster } from "./cluster/cluster.js";
+export { Cluster, previewJobScript } from "./cluster/cluster.js";
 export type { ClusterJob, ClusterWorker, ScaleRequest, WaitForWorkersOptions } from "./cluster/cluster.js";
 export type { WaitProgressOptions, WaitSnapshot } from "./cluster/wait-progress.js";
 export { COMMON_OPTION_KEYS, resolveClusterSettings } from "./cluster/cluster-options.js";
@@ -38,6 +38,7 @@ export { asJobId } from "./cluster/backend.js";
 export { BatchCommandError, DEFAULT_BATCH_TIMEOUTS, batchJobScript, createBatchBackend, formatCommand, quoteWord, validateBackendOptions, type BatchArrays, type BatchBackendDefinition, type BatchCommands, type BatchJobScriptOptions, type BatchTimeouts, type CommandResult } from "./cluster/batch-backend.js";
 export { OutputTail } from "./cluster/output-tail.js";
 export {
+  KilledWorkerError,
   RemoteTaskError,
   SKEIN_ERROR_CODES,
   SkeinError,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { Client } from "@skein/core";
+import { Client, createCluster } from "@skein/core";
 import { expectNoProcessesLeft, runNode, TEST_MARK, until } from "./helpers.js";
 
 const cli = fileURLToPath(new URL("../../cli/dist/cli.js", import.meta.url));
@@ -118,6 +118,30 @@ describe("skein scheduler + skein worker", () => {
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
     const badWorkers = await runNode([cli, "worker", "ws://127.0.0.1:1", "--nworkers", "0"], { env: { SKEIN_SECRET: "x" } });
     expect(badWorkers.stderr).toContain("--nworkers must be a whole number of at least 1");
+  });
+
+  it("job-script prints what a running cluster submits (walltime lifetime, nodes, secret file)", async () => {
+    const shared = mkdtempSync(join(tmpdir(), "skein-preview-"));
+    const options = { name: "preview", processes: 2, cores: 4, walltime: "01:00:00", resourceSpec: "nodes=2:ppn=4", sharedDirectory: shared };
+    const printed = await runNode([cli, "job-script"], {
+      env: { SKEIN_BACKEND: "pbs", SKEIN_NAME: "preview", SKEIN_PROCESSES: "2", SKEIN_CORES: "4", SKEIN_WALLTIME: "01:00:00", SKEIN_RESOURCE_SPEC: "nodes=2:ppn=4", SKEIN_SHARED_DIRECTORY: shared },
+    });
+    expect(printed.stderr).toBe("");
+    // Starts a scheduler but submits nothing: no batch system is needed.
+    const cluster = await createCluster({ backend: "pbs", ...options });
+    try {
+      const submitted = cluster
+        .jobScript()
+        .replace(cluster.schedulerAddress, "ws://<scheduler-host>:<port>")
+        .replace(/preview-[0-9a-f]{8}\/secret/, "preview-<id>/secret");
+      // The placeholders' < and > make the preview quote two words the real script needs not quote.
+      const unquoted = (script: string) => script.replaceAll("'", "").trimEnd();
+      expect(unquoted(printed.stdout)).toBe(unquoted(submitted));
+      expect(printed.stdout).toContain(" --lifetime ");
+      expect(printed.stdout).toContain(`SKEIN_SECRET_FILE=${shared}/clusters/preview-<id>/secret`);
+    } finally {
+      await cluster.close();
+    }
   });
 
   it("prints the job script and the configuration in use", async () => {

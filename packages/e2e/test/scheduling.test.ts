@@ -55,6 +55,24 @@ describe("work stealing", () => {
     expect(runs.sort()).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
   });
 
+  it("a worker that joins later takes queued work from the busy one, each task still run once", async () => {
+    const { cluster, client } = await start(1);
+    const log = join(mkdtempSync(join(tmpdir(), "skein-steal-new-")), "runs.log");
+    const slowWork = async (i: number, file: string) => {
+      const { appendFileSync } = await import("node:fs");
+      appendFileSync(file, `${i}\n`);
+      await new Promise((r) => setTimeout(r, 500));
+      return process.pid;
+    };
+    const futures = client.map(slowWork, [0, 1, 2, 3, 4, 5, 6, 7], Array(8).fill(log));
+    // Every task is placed (on the only worker, or queued for it) before the second one exists.
+    await until(() => [...cluster.scheduler.state.workers.values()][0]!.processing.size > 0 && cluster.scheduler.state.tasks.size >= 8, { what: "tasks running on skein-0-0" });
+    await cluster.scale(2);
+    const pids = await client.gather(futures);
+    expect(new Set(pids)).toEqual(new Set([pidOf(cluster, "skein-0-0"), pidOf(cluster, "skein-1-0")]));
+    expect(readFileSync(log, "utf8").trim().split("\n").sort()).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
+  });
+
   it("leaves short tasks where their inputs are", async () => {
     const { cluster, client } = await start(2);
     const input = await client.scatter([1, 2, 3], { workers: "skein-0-0" });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Client, temporaryCertificate, type Cluster } from "@skein/core";
 import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from "@skein/serialization";
-import { readSecretFile } from "@skein/transport";
+import { connectDataLink, readSecretFile } from "@skein/transport";
 import { commandLineOf, expectNoProcessesLeft, processesWithMark, runNode, startLocal, TEST_MARK, until, type LocalSetup } from "./helpers.js";
 
 let setup: LocalSetup;
@@ -89,6 +89,16 @@ describe("the cluster secret", () => {
     expect(result.code).toBe(4001);
   });
 
+  it("guards the workers' data links (plain TCP, same port): the wrong secret gets nothing", async () => {
+    const worker = [...cluster.scheduler.state.workers.values()][0]!;
+    await expect(connectDataLink(worker.address, { role: "peer", secret: "nope", name: "intruder", timeoutMs: 3000, label: "intruder" })).rejects.toMatchObject({
+      code: "SKEIN_ERR_AUTH_FAILED",
+      message: expect.stringContaining("wrong cluster secret"),
+    });
+    const link = await connectDataLink(worker.address, { role: "peer", secret: cluster.secret, name: "insider", timeoutMs: 3000, label: "insider" });
+    link.close();
+  });
+
   it("never appears on a command line", () => {
     const pids = processesWithMark();
     expect(pids.length).toBeGreaterThanOrEqual(4);
@@ -138,6 +148,9 @@ describe("tls: true", () => {
         message: expect.stringMatching(/TLS handshake with wss:.* failed .*not the one that cluster uses/),
       });
       await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, timeout: 3000 })).rejects.toThrow(/uses TLS: give the cluster's certificate \(SKEIN_TLS_FILE, or the tls option\)/);
+      // Workers offer no plain-TCP data links: every byte of data stays on TLS.
+      const worker = [...cluster.scheduler.state.workers.values()][0]!;
+      await expect(connectDataLink(worker.address.replace("wss://", "ws://"), { role: "peer", secret: cluster.secret, name: "x", timeoutMs: 3000, label: "x" })).rejects.toMatchObject({ code: "SKEIN_ERR_CONNECT_FAILED" });
       // And a plain WebSocket gets nowhere.
       await expect(Client.connect(cluster.schedulerAddress.replace("wss://", "ws://"), { secret: cluster.secret, timeout: 1000 })).rejects.toThrow(/if the scheduler uses TLS, its address starts with wss:/);
 

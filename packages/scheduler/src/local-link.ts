@@ -7,36 +7,32 @@
  * small tasks that was most of what the process did per task besides the scheduling itself.
  */
 import type { Message } from "@skein/serialization";
+import type { MessageLink } from "@skein/transport";
 
-/** What the scheduler and the client need of a connection; a transport `Connection` is one. */
-export interface MessageChannel {
-  readonly closed: boolean;
-  /** Queue a message; all messages of this event-loop turn are delivered together. */
-  send(message: Message): void;
+/**
+ * What the scheduler and the client need of a connection: a transport `MessageLink` that can also
+ * be flushed. A WebSocket `Connection` is one, and so is each end of a `localLink`.
+ */
+export interface MessageChannel extends MessageLink {
   /** Hand what is queued over now, as one batch (still delivered in a later turn). */
   flush(): void;
-  /** Batches that arrived before a handler was set are replayed to it. */
-  onMessages(handler: (messages: Message[]) => void): void;
-  onClose(handler: (code: number, reason: string) => void): void;
-  /** Deliver what is queued, then close both ends with a code and reason the other side reads. */
-  close(code?: number, reason?: string): void;
-  /** Reply with a protocol error instead of dropping a message silently. */
-  replyError(code: string, message: string, inReplyTo?: string): void;
 }
 
 /** The close code of a normal close (as WebSocket's). */
 const NORMAL_CLOSE = 1000;
 
 /** Two connected ends: what one sends, the other receives. */
-export function localLink(): [MessageChannel, MessageChannel] {
-  const a = new LocalEnd();
-  const b = new LocalEnd();
+export function localLink(labels: readonly [string, string] = ["in-process peer", "in-process peer"]): [MessageChannel, MessageChannel] {
+  const a = new LocalEnd(labels[0]);
+  const b = new LocalEnd(labels[1]);
   a.peer = b;
   b.peer = a;
   return [a, b];
 }
 
 class LocalEnd implements MessageChannel {
+  /** Who is on the other side, for error messages. */
+  readonly label: string;
   peer!: LocalEnd;
   #queue: Message[] = [];
   #flushScheduled = false;
@@ -50,6 +46,10 @@ class LocalEnd implements MessageChannel {
   /** Set when either end closed; handlers run once the messages before it were delivered. */
   #closing: { code: number; reason: string } | undefined;
   #closed = false;
+
+  constructor(label: string) {
+    this.label = label;
+  }
 
   get closed(): boolean {
     return this.#closing !== undefined;

@@ -402,7 +402,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         throw new SkeinError("client", SKEIN_ERROR_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)");
       }
       if (closing) throw new SkeinError("client", SKEIN_ERROR_CODES.CONNECT_FAILED, `the scheduler at ${address} is shutting down`);
-      const [clientEnd, schedulerEnd] = localLink();
+      const [clientEnd, schedulerEnd] = localLink([`scheduler ${address} (in this process)`, `client ${name} (in this process)`]);
       const clientId = `client-${randomUUID().slice(0, 8)}`;
       onClient({ connection: schedulerEnd, hello: { name }, id: clientId });
       return { connection: clientEnd, id: clientId };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TaskRef, decodeValue, encodeValue, registerRefClass } from "./codec.js";
+import { SKEIN_ERROR_CODES } from "./errors.js";
 
 class FakeFuture {
   constructor(readonly key: string) {}
@@ -198,5 +199,15 @@ describe("large typed arrays as the whole value", () => {
     expect(back.length).toBe(1 << 14);
     expect(back[0]).toBe(100);
     expect(back[back.length - 1]).toBe(100 + (1 << 14) - 1);
+  });
+});
+
+describe("values that would arrive changed", () => {
+  it.each([
+    ["a Promise (a forgotten await)", { rows: Promise.resolve([1]) }, "value.rows is a Promise: await it first, or pass a future"],
+    ["a WeakMap", [1, new WeakMap()], "value[1] is a WeakMap"],
+    ["a WeakSet", new Map([["k", new WeakSet()]]), "value.get(k) is a WeakSet"],
+  ])("%s is refused, naming where it is", (_label, value, where) => {
+    expect(() => encodeValue(value)).toThrow(expect.objectContaining({ code: SKEIN_ERROR_CODES.NOT_SERIALIZABLE, message: expect.stringContaining(where) }));
   });
 });

@@ -250,6 +250,29 @@ addExtension({
   },
 });
 
+/**
+ * Objects that cbor-x would send as an empty object — a Promise (usually a forgotten `await`), a
+ * WeakMap, a WeakSet — are refused with an error naming where they are, instead of arriving as `{}`.
+ */
+const REFUSED_TAG = 40_314;
+const REFUSED_CLASSES: readonly (readonly [abstract new (...args: never[]) => object, string])[] = [
+  [Promise, "a Promise: await it first, or pass a future"],
+  [WeakMap, "a WeakMap, whose entries cannot be listed"],
+  [WeakSet, "a WeakSet, whose entries cannot be listed"],
+];
+for (const [Class] of REFUSED_CLASSES) {
+  addExtension({
+    Class: Class as unknown as new () => object,
+    tag: REFUSED_TAG,
+    encode() {
+      throw new Error("it would arrive as an empty object");
+    },
+    decode() {
+      throw new Error(`tag ${REFUSED_TAG} is never sent`);
+    },
+  });
+}
+
 export interface EncodedValue {
   bytes: Uint8Array;
   /** Keys of the task results referenced anywhere inside the value, in order of appearance. */
@@ -367,11 +390,12 @@ function notSerializable(value: unknown, error: unknown): SkeinError {
   );
 }
 
-/** Find the path of the first function or symbol inside a value, to name it in the error. */
+/** Find the path of the first function, symbol or refused object inside a value, to name it in the error. */
 function findUnserializable(value: unknown, path: string, seen: Set<object>): string | undefined {
   if (typeof value === "function") return `${path} is a function${value.name ? ` (${value.name})` : ""}`;
   if (typeof value === "symbol") return `${path} is a symbol`;
   if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
+  for (const [Class, what] of REFUSED_CLASSES) if (value instanceof Class) return `${path} is ${what}`;
   seen.add(value);
   if (ArrayBuffer.isView(value)) return undefined;
   const entries: Iterable<[string, unknown]> =

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeValue, encodeValue } from "./codec.js";
-import { RemoteTaskError, decodeError, encodeError } from "./error-encoding.js";
+import { KilledWorkerError, RemoteTaskError, decodeError, encodeError } from "./error-encoding.js";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
 function roundTrip<T>(value: T): T {
@@ -42,5 +42,24 @@ describe("error encoding", () => {
     const remote = encodeError(new SkeinError("worker", SKEIN_ERROR_CODES.DATA_LOST, "gone"));
     const error = decodeError(remote, "client");
     expect(error).toMatchObject({ code: "SKEIN_ERR_DATA_LOST", message: "[skein] [client] gone" });
+  });
+});
+
+describe("KilledWorkerError", () => {
+  it("is what a task killed on too many workers decodes to: a RemoteTaskError naming them", () => {
+    const error = decodeError(
+      { name: "KilledWorkerError", code: SKEIN_ERROR_CODES.KILLED_WORKER, message: "task t-1 was running on 2 workers that died", props: { workers: "w-0,w-1" } },
+      "client",
+      "t-1",
+    );
+    expect(error).toBeInstanceOf(KilledWorkerError);
+    expect(error).toBeInstanceOf(RemoteTaskError);
+    expect(error).toMatchObject({ name: "KilledWorkerError", key: "t-1", code: SKEIN_ERROR_CODES.TASK_FAILED, workers: ["w-0", "w-1"] });
+  });
+
+  it("other task errors stay plain RemoteTaskErrors", () => {
+    const error = decodeError({ name: "TypeError", message: "x is not a function" }, "client", "t-2");
+    expect(error).toBeInstanceOf(RemoteTaskError);
+    expect(error).not.toBeInstanceOf(KilledWorkerError);
   });
 });

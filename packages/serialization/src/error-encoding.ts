@@ -65,13 +65,32 @@ export class RemoteTaskError extends SkeinError {
 }
 
 /**
+ * A task that was running on workers that died under it, as many times as the scheduler allows
+ * (`allowedFailures`, default 3): it is not tried again, since it may be what kills them. `workers`
+ * names them; the message says what the last one died of. Still a `RemoteTaskError` (code
+ * `SKEIN_ERR_TASK_FAILED`, `remoteCode` `SKEIN_ERR_KILLED_WORKER`), as Dask's `KilledWorker` is.
+ */
+export class KilledWorkerError extends RemoteTaskError {
+  readonly workers: readonly string[];
+
+  constructor(key: string, remote: EncodedError, options?: ErrorOptions) {
+    super(key, remote, options);
+    this.workers = String(remote.props?.workers ?? "")
+      .split(",")
+      .filter((name) => name !== "");
+  }
+}
+
+/**
  * Rebuild an error received from a peer. Skein errors keep their code (so `error.code` works across
  * the wire); task exceptions become `RemoteTaskError` when a task key is given.
  */
 export function decodeError(encoded: EncodedError, component: string, key?: string): Error {
   const cause = encoded.cause ? decodeError(encoded.cause, component) : undefined;
   const options = cause ? { cause } : undefined;
-  if (key !== undefined) return new RemoteTaskError(key, encoded, options);
+  if (key !== undefined) {
+    return encoded.code === SKEIN_ERROR_CODES.KILLED_WORKER ? new KilledWorkerError(key, encoded, options) : new RemoteTaskError(key, encoded, options);
+  }
   if (isSkeinErrorCode(encoded.code)) {
     const error = new SkeinError(component, encoded.code, stripPrefix(encoded.message), options);
     if (encoded.stack) error.stack = encoded.stack;

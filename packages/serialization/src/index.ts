@@ -1,6 +1,6 @@
 export { SKEIN_ERROR_CODES, SkeinError, describeValue, isSkeinError, isSkeinErrorCode } from "./errors.js";
 export type { SkeinErrorCode } from "./errors.js";
-export { RemoteTaskError, decodeError, encodeError } from "./error-encoding.js";
+export { KilledWorkerError, RemoteTaskError, decodeError, encodeError } from "./error-encoding.js";
 export type { EncodedError } from "./error-encoding.js";
 export {
   ATTACHMENT_MANIFEST_TAG,

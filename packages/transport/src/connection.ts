@@ -3,24 +3,12 @@
  * (per-message costs dominate small tasks); incoming frames are checked message by message, and a
  * bad message gets an error reply instead of taking the connection or the process down.
  */
-import {
-  SKEIN_ERROR_CODES,
-  MAX_ATTACHMENTS,
-  SkeinError,
-  decodeAttachmentManifest,
-  decodeFrame,
-  encodeAttachmentManifest,
-  encodeFrameParts,
-  parseMessage,
-  type Message,
-} from "@skein/serialization";
+import { SKEIN_ERROR_CODES, decodeAttachmentManifest, decodeFrame, encodeAttachmentManifest, parseMessage, type Message } from "@skein/serialization";
 import type { WebSocket } from "ws";
+import { MAX_FRAME_BYTES, encodeWithinLimits } from "./frame-limits.js";
+import type { MessageLink } from "./link.js";
 
-/**
- * Frames, and attachments, above this are refused by the receiver; senders check first and fail
- * with a clear error.
- */
-export const MAX_FRAME_BYTES = 1024 ** 3;
+export { MAX_FRAME_BYTES };
 
 /**
  * Attachments go out in WebSocket messages of at most this many bytes: the receiver copies each
@@ -35,6 +23,8 @@ export const CLOSE_CODES = {
   PROTOCOL: 4002,
   HEARTBEAT: 4003,
   SHUTDOWN: 4004,
+  /** The socket failed or ended without a close handshake (WebSocket's own code for this). */
+  ABNORMAL: 1006,
 } as const;
 
 export interface ConnectionOptions {
@@ -72,7 +62,7 @@ interface IncomingAttachments {
 type MessagesHandler = (messages: Message[]) => void;
 type CloseHandler = (code: number, reason: string) => void;
 
-export class Connection {
+export class Connection implements MessageLink {
   readonly label: string;
   #ws: WebSocket;
   #queue: Message[] = [];
@@ -83,6 +73,8 @@ export class Connection {
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #alive = true;
+  /** Set when the heartbeat gave up on the peer: the close reason says so. */
+  #silentForMs: number | undefined;
   readonly #sharedMemory: boolean;
   #incoming: IncomingAttachments | undefined;
   /** The attachment framing was broken: the connection is closing, and nothing more is read. */
@@ -94,7 +86,7 @@ export class Connection {
     this.#sharedMemory = options.sharedMemory ?? false;
     if (initial.length > 0) this.#pending.push([...initial]);
     ws.on("message", (data, isBinary) => this.#receive(data as Buffer, isBinary));
-    ws.on("close", (code, reason) => this.#handleClose(code, reason.toString()));
+    ws.on("close", (code, reason) => this.#handleClose(code, this.#silentForMs === undefined ? reason.toString() : `no answer to heartbeats for ${Math.round(this.#silentForMs / 1000)} s: the peer hangs or the network is gone`));
     ws.on("error", () => {
       // 'close' follows every 'error'; the close handler reports it.
     });
@@ -236,6 +228,7 @@ export class Connection {
       else if (!late) missed += 1;
       if (missed * intervalMs >= deadAfterMs) {
         // No pong for deadAfterMs: the peer is hung (SIGSTOP, swapped out) or the network is gone.
+        this.#silentForMs = missed * intervalMs;
         this.#ws.terminate();
         return;
       }
@@ -250,36 +243,17 @@ export class Connection {
    * first, then their bytes, straight from the arrays that hold them, then the frame referring to them.
    */
   #write(messages: Message[]): void {
-    const { frame, attachments } = encodeFrameParts(messages);
-    if (frame.byteLength > MAX_FRAME_BYTES || attachments.length > MAX_ATTACHMENTS) {
-      // Split rather than fail when a batch happens to be large; one huge message still fails loudly.
-      if (messages.length > 1) {
-        const half = Math.ceil(messages.length / 2);
-        this.#write(messages.slice(0, half));
-        this.#write(messages.slice(half));
-        return;
-      }
-      throw new SkeinError(
-        "transport",
-        SKEIN_ERROR_CODES.PROTOCOL,
-        frame.byteLength > MAX_FRAME_BYTES
-          ? `a "${messages[0]?.op}" message to ${this.label} is ${frame.byteLength} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit`
-          : `a "${messages[0]?.op}" message to ${this.label} holds ${attachments.length} large byte strings, above the limit of ${MAX_ATTACHMENTS}`,
-      );
-    }
-    const tooLarge = attachments.find((a) => a.byteLength > MAX_FRAME_BYTES);
-    if (tooLarge) {
-      throw new SkeinError("transport", SKEIN_ERROR_CODES.PROTOCOL, `a "${messages[0]?.op}" message to ${this.label} holds ${tooLarge.byteLength} bytes of data, above the ${MAX_FRAME_BYTES}-byte limit`);
-    }
-    if (attachments.length > 0) {
-      this.#ws.send(encodeAttachmentManifest(attachments.map((a) => a.byteLength)), { binary: true });
-      for (const attachment of attachments) {
-        for (let offset = 0; offset < attachment.byteLength; offset += ATTACHMENT_CHUNK_BYTES) {
-          this.#ws.send(attachment.subarray(offset, offset + ATTACHMENT_CHUNK_BYTES), { binary: true });
+    for (const { frame, attachments } of encodeWithinLimits(messages, this.label)) {
+      if (attachments.length > 0) {
+        this.#ws.send(encodeAttachmentManifest(attachments.map((a) => a.byteLength)), { binary: true });
+        for (const attachment of attachments) {
+          for (let offset = 0; offset < attachment.byteLength; offset += ATTACHMENT_CHUNK_BYTES) {
+            this.#ws.send(attachment.subarray(offset, offset + ATTACHMENT_CHUNK_BYTES), { binary: true });
+          }
         }
       }
+      this.#ws.send(frame, { binary: true });
     }
-    this.#ws.send(frame, { binary: true });
   }
 
   /** Copy one chunk of an attachment into place; the chunk (a view into socket reads) is not kept. */

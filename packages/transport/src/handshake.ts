@@ -16,10 +16,13 @@ import {
   type HelloMessage,
   type Message,
 } from "@skein/serialization";
+import { STATUS_CODES, createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
 import { AuthLimiter, type AuthLimiterOptions } from "./auth-limiter.js";
+import { acceptDataLink, wantsDataLink, type AcceptedDataLink } from "./data-handshake.js";
 import { log } from "./log.js";
 
 export type Role = HelloMessage["role"];
@@ -71,6 +74,11 @@ export interface ListenOptions {
   /** Receive large byte strings into `SharedArrayBuffer`s (see `ConnectionOptions.sharedMemory`). */
   sharedMemory?: boolean;
   onConnection: (accepted: AcceptedConnection) => void;
+  /**
+   * Also accept data links (data-handshake.ts) on the same port, handing each here once its dialler
+   * has proved it knows the secret. Only without `tls`: a TLS server refuses them.
+   */
+  onDataLink?: ((accepted: AcceptedDataLink) => void) | undefined;
 }
 
 export interface Listener {
@@ -80,24 +88,42 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** Start a WebSocket server that admits only peers that know the secret. */
+/** Start a WebSocket server (and, with `onDataLink`, a data-link server on the same port) that admits only peers that know the secret. */
 export async function listen(options: ListenOptions): Promise<Listener> {
   const tls = options.tls;
-  const https = tls
+  const http = tls
     ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requireClientCert ?? true, rejectUnauthorized: tls.requireClientCert ?? true, minVersion: "TLSv1.2" })
-    : undefined;
+    : createHttpServer();
+  // Plain HTTP requests get what ws would answer them.
+  http.on("request", (_request, response) => {
+    const body = STATUS_CODES[426] as string;
+    response.writeHead(426, { "Content-Length": body.length, "Content-Type": "text/plain" });
+    response.end(body);
+  });
   const server = new WebSocketServer({
-    ...(https ? { server: https } : { host: options.host, port: options.port }),
+    noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     // Unauthenticated sockets get nothing but the hello exchange; no upgrade-time callbacks needed.
     clientTracking: true,
   });
-  const emitter = https ?? server;
-  if (https) https.listen(options.port, options.host);
+  const limiter = new AuthLimiter(options.authLimits);
+  const dataSockets = new Set<Socket>();
+  const onDataLink = tls ? undefined : options.onDataLink;
+  http.on("upgrade", (request, socket: Socket, head: Buffer) => {
+    if (onDataLink && wantsDataLink(request)) {
+      dataSockets.add(socket);
+      socket.once("close", () => dataSockets.delete(socket));
+      acceptDataLink(request, socket, head, { secret: options.secret, roles: options.roles, label: options.label, limiter, onDataLink });
+      return;
+    }
+    // Anything but a WebSocket upgrade (a data link asked of a TLS server, say) gets ws's 400.
+    server.handleUpgrade(request, socket, head, (ws) => server.emit("connection", ws, request));
+  });
+  http.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => {
-    emitter.once("listening", resolve);
-    emitter.once("error", (error: Error) =>
+    http.once("listening", resolve);
+    http.once("error", (error: Error) =>
       reject(
         new SkeinError(options.label, SKEIN_ERROR_CODES.CONNECT_FAILED, `cannot listen on ${options.host}:${options.port}: ${error.message}`, {
           cause: error,
@@ -105,10 +131,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       ),
     );
   });
-  server.on("error", (error) => log.warn(`${options.label} server error: ${error.message}`));
-  const limiter = new AuthLimiter(options.authLimits);
+  http.on("error", (error) => log.warn(`${options.label} server error: ${error.message}`));
   server.on("connection", (ws, request) => acceptHello(ws, options, request.socket.remoteAddress ?? "?", limiter));
-  const bound = (https ?? server).address();
+  const bound = http.address();
   const port = typeof bound === "object" && bound ? bound.port : options.port;
   return {
     address: formatAddress(options.host, port, tls !== undefined),
@@ -116,7 +141,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
-        server.close(() => (https ? https.close(() => resolve()) : resolve()));
+        for (const socket of dataSockets) socket.destroy();
+        server.close();
+        http.close(() => resolve());
       }),
   };
 }
@@ -128,7 +155,10 @@ export interface ConnectOptions {
   /** Give up after this long (including retries while the peer is not yet listening). */
   timeoutMs: number;
   label: string;
+  /** Ping the peer this often (see `ConnectionOptions.heartbeatMs`). */
   heartbeatMs?: number;
+  /** Drop the peer when its pongs have been missing this long. @default heartbeatMs */
+  deadAfterMs?: number;
   /** Messages to send in the same frame as hello (a worker's registration). */
   firstMessages?: readonly Message[];
   /** Keep retrying refused connections until the timeout (a scheduler that is still starting). */
@@ -330,7 +360,11 @@ function attempt(url: URL, options: ConnectOptions, remainingMs: number): Promis
       clearTimeout(timer);
       ws.removeAllListeners("close");
       ws.removeAllListeners("error");
-      const connection = new Connection(ws, { label: options.label, heartbeatMs: options.heartbeatMs ?? 0, sharedMemory: options.sharedMemory ?? false }, rest);
+      const connection = new Connection(
+        ws,
+        { label: options.label, heartbeatMs: options.heartbeatMs ?? 0, ...(options.deadAfterMs !== undefined ? { deadAfterMs: options.deadAfterMs } : {}), sharedMemory: options.sharedMemory ?? false },
+        rest,
+      );
       resolve({ connection, welcome: first });
     });
   });

@@ -2,6 +2,11 @@ export { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./conn
 export type { ConnectionOptions } from "./connection.js";
 export { HELLO_TIMEOUT_MS, connect, formatAddress, listen } from "./handshake.js";
 export type { AcceptedConnection, ConnectOptions, Connected, ListenOptions, Listener, Role, TlsOptions } from "./handshake.js";
+export { DataLink } from "./data-link.js";
+export type { DataLinkOptions } from "./data-link.js";
+export { connectDataLink } from "./data-handshake.js";
+export type { AcceptedDataLink, ConnectDataLinkOptions } from "./data-handshake.js";
+export type { MessageLink } from "./link.js";
 export { log, setLogLevel, setLogPrefix } from "./log.js";
 export type { LogLevel } from "./log.js";
 export { interfaceAddress, isLoopback, listenHostFor } from "./network.js";

@@ -450,6 +450,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       retry: true,
       tls: options.tls,
       sharedMemory: true,
+      // A scheduler that stops answering (hung, its node gone without a word) is as lost as one
+      // that closed the connection: after the death timeout, leave instead of holding the allocation.
+      heartbeatMs,
+      deadAfterMs: deathTimeoutMs,
       firstMessages: [registration],
       // Network preflight: say at once, in the job's output, which host and address cannot reach
       // the scheduler (a firewall, the wrong interface), instead of only after the death timeout.

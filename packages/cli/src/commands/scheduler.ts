@@ -31,6 +31,7 @@ interface SchedulerFlags {
   dashboard?: boolean;
   dashboardPort?: number | string;
   dashboardHost?: string;
+  allowedFailures: number | string;
 }
 
 /** Dask's dashboard port; when it is taken (and none was asked for), a free one. */
@@ -50,10 +51,15 @@ export async function runScheduler(flags: SchedulerFlags): Promise<number> {
     process.stderr.write(`skein scheduler: --dashboard-port must be a port number (0-65535), got "${flags.dashboardPort}"\n`);
     return EXIT_CODES.USAGE;
   }
+  const allowedFailures = Number(flags.allowedFailures);
+  if (!Number.isInteger(allowedFailures) || allowedFailures < 1) {
+    process.stderr.write(`skein scheduler: --allowed-failures must be a whole number of at least 1, got "${flags.allowedFailures}"\n`);
+    return EXIT_CODES.USAGE;
+  }
   // Listening on every interface: give out this machine's name, which the others can resolve.
   const advertiseHost = host === "0.0.0.0" || host === "::" ? hostname() : undefined;
   const schedulerFile = flags.schedulerFile === undefined ? undefined : resolve(String(flags.schedulerFile));
-  const scheduler = await startWithDashboard({ secret, host, port, ...(advertiseHost ? { advertiseHost } : {}), ...(tls ? { tls } : {}) }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
+  const scheduler = await startWithDashboard({ secret, host, port, allowedFailures, ...(advertiseHost ? { advertiseHost } : {}), ...(tls ? { tls } : {}) }, flags.dashboard === false ? false : { host: flags.dashboardHost ?? "127.0.0.1", port: dashboardPort });
   // Before anything can stop us, so that the file never outlives this process.
   const stopped = new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
@@ -118,7 +124,7 @@ async function obtainTls(file: string | undefined): Promise<{ tls?: TlsOptions; 
   return { ...(tls ? { tls } : {}), ...(fromEnv ? { tlsFile: resolve(fromEnv) } : {}) };
 }
 
-async function startWithDashboard(options: { secret: string; host: string; port: number; advertiseHost?: string; tls?: TlsOptions }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
+async function startWithDashboard(options: { secret: string; host: string; port: number; allowedFailures: number; advertiseHost?: string; tls?: TlsOptions }, dashboard: false | { host: string; port: number | undefined }): Promise<Scheduler> {
   if (dashboard === false) return startScheduler({ ...options, dashboard: false });
   if (dashboard.port !== undefined) return startScheduler({ ...options, dashboard: { host: dashboard.host, port: dashboard.port } });
   try {

@@ -107,11 +107,11 @@ describe("job arrays, nodes and the scheduler in a job (settings and specs)", ()
   });
 
   it("builds the scheduler's job: skein scheduler with the file, the secret file and the cluster's interface", () => {
-    const settings = resolveClusterSettings({ name: "c", interface: "ib0", walltime: "00:30:00", scheduler: { inJob: true, memory: "2GB" } });
-    const spec = buildSchedulerJobSpec(settings, { secret: "s", secretFile: "/shared/c/secret", schedulerFile: "/shared/c/scheduler.json", command: ["/usr/bin/node", "/cli/dist/cli.js"] });
+    const settings = resolveClusterSettings({ name: "c", interface: "ib0", walltime: "00:30:00", allowedFailures: 5, scheduler: { inJob: true, memory: "2GB" } });
+    const spec = buildSchedulerJobSpec(settings, { secret: "the-cluster-secret", secretFile: "/shared/c/secret", schedulerFile: "/shared/c/scheduler.json", command: ["/usr/bin/node", "/cli/dist/cli.js"] });
     expect(spec).toMatchObject({ name: "c-scheduler", cores: 1, memoryBytes: 2e9, walltimeSeconds: 1800, secretFile: "/shared/c/secret", workerCommand: ["/usr/bin/node", "/cli/dist/cli.js"] });
-    expect(spec.workerArgs).toEqual(["scheduler", "--scheduler-file", "/shared/c/scheduler.json", "--secret-file", "/shared/c/secret", "--port", "0", "--interface", "ib0", "--dashboard-port", "0", "--dashboard-host", "0.0.0.0"]);
-    expect(spec.workerArgs.join(" ")).not.toContain("s ");
+    expect(spec.workerArgs).toEqual(["scheduler", "--scheduler-file", "/shared/c/scheduler.json", "--secret-file", "/shared/c/secret", "--port", "0", "--allowed-failures", "5", "--interface", "ib0", "--dashboard-port", "0", "--dashboard-host", "0.0.0.0"]);
+    expect(spec.workerArgs.join(" ")).not.toContain("the-cluster-secret");
     const noInterface = buildSchedulerJobSpec(resolveClusterSettings({ name: "c", dashboard: false, scheduler: { inJob: true } }), { secret: "s", secretFile: "/f", schedulerFile: "/g", command: ["n", "c"] });
     expect(noInterface.workerArgs.slice(-3)).toEqual(["--host", "0.0.0.0", "--no-dashboard"]);
   });

@@ -76,6 +76,11 @@ export interface ClusterOptions {
    * (`skein worker --allowed-modules`); functions sent by value are refused. @default any function runs
    */
   allowedModules?: readonly string[];
+  /**
+   * A task that was running on this many workers that died fails with `KilledWorkerError` instead of
+   * being tried again (it may be what kills them). Workers the cluster retires do not count. @default 3
+   */
+  allowedFailures?: number;
   /** At most this many jobs at once (running and queued); `scale` and `adapt` respect it. */
   maxJobs?: number;
   /** At most this many jobs waiting in the batch queue at once; more are submitted as they start. */
@@ -149,6 +154,7 @@ export const COMMON_OPTION_KEYS = [
   "dashboardOpenMetrics",
   "tls",
   "allowedModules",
+  "allowedFailures",
   "maxJobs",
   "maxQueuedJobs",
   "workerLauncher",
@@ -212,6 +218,7 @@ const CommonSchema = v.object({
       v.minLength(1, "must not be empty (leave it out to allow any function)"),
     ),
   ),
+  allowedFailures: v.optional(positiveInteger),
   maxJobs: v.optional(positiveInteger),
   maxQueuedJobs: v.optional(positiveInteger),
   workerLauncher: v.optional(v.array(v.pipe(v.string(), v.minLength(1, "must not contain empty words")), 'must be an array of words, e.g. ["srun", "--ntasks=1"]')),
@@ -250,6 +257,7 @@ export interface ClusterSettings {
   /** `true` for a temporary certificate; paths already made absolute. */
   readonly tls: TlsSetting | undefined;
   readonly allowedModules: readonly string[] | undefined;
+  readonly allowedFailures: number;
   readonly maxJobs: number | undefined;
   readonly maxQueuedJobs: number | undefined;
   readonly workerLauncher: readonly string[];
@@ -311,6 +319,7 @@ export function resolveClusterSettings(options: ClusterOptions, sourceOf: (key: 
     dashboardOpenMetrics: o.dashboardOpenMetrics ?? false,
     tls: o.tls === true ? true : o.tls ? { cert: expandHome(o.tls.cert), key: expandHome(o.tls.key), ca: expandHome(o.tls.ca), ...(o.tls.checkServerNames === undefined ? {} : { checkServerNames: o.tls.checkServerNames }) } : undefined,
     allowedModules: o.allowedModules?.map((entry) => (entry.startsWith("~") ? expandHome(entry) : entry)),
+    allowedFailures: o.allowedFailures ?? 3,
     maxJobs: o.maxJobs,
     maxQueuedJobs: o.maxQueuedJobs,
     workerLauncher: o.workerLauncher ?? [],

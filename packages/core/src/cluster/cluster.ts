@@ -4,6 +4,7 @@
  * leaving nothing behind on close, exit, error or signal. Backends only start, watch and stop jobs.
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { startScheduler, type ConnectedWorker, type DashboardJob, type DashboardOptions, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, log, type TlsOptions } from "@skein/transport";
@@ -17,6 +18,7 @@ import { setUpClusterTls, type ClusterTls } from "./cluster-tls.js";
 import { hostInProcess } from "../in-process.js";
 import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
+import { JobRenewal } from "./job-renewal.js";
 import { RemoteScheduler, type ClusterScheduler } from "./remote-scheduler.js";
 import { writeSecretFile, type SecretFile } from "./secret-file.js";
 import { waitProgressView, type WaitProgressOptions } from "./wait-progress.js";
@@ -83,7 +85,7 @@ interface JobRecord {
   retiring: boolean;
   /** Set when the job ended before any of its workers connected, or they cannot reach the scheduler. */
   failure: SkeinError | undefined;
-  /** When the batch system first reported it running (for the network preflight check). */
+  /** When the batch system first reported it running, or its first worker connected. */
   runningSince: number | undefined;
 }
 
@@ -123,6 +125,8 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #closing: Promise<void> | undefined;
   #closed = false;
   #adaptive: { policy: AdaptivePolicy; timer: NodeJS.Timeout } | undefined;
+  /** When an adaptive cluster submits the successor of a job nearing its walltime. */
+  readonly #renewal: JobRenewal;
   /** Jobs in a row that ended before any of their workers connected. */
   #failuresInARow = 0;
   /** The last reconcile submitted fewer jobs than wanted because of maxJobs / maxQueuedJobs. */
@@ -152,6 +156,12 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.#nodes = nodes;
     this.workersPerJob = nodes * settings.processes;
     this.#workerCommand = settings.workerCommand ?? defaultWorkerCommand();
+    this.#renewal = new JobRenewal({
+      walltimeSeconds: settings.walltimeSeconds,
+      walltimeEnforced: backend.capabilities.walltime,
+      workerExtraArgs: settings.workerExtraArgs,
+      pollSeconds: this.#pollSeconds(),
+    });
     this.#scheduler.onWorkersChanged((workers) => this.#onWorkersChanged(workers));
     this.#remote?.onLost(() => this.#notify());
     trackCluster(this);
@@ -184,6 +194,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
         port: settings.schedulerPort,
         ...(advertiseHost ? { advertiseHost } : {}),
         dashboard: dashboardOptionsFor(settings),
+        allowedFailures: settings.allowedFailures,
         ...(tls ? { tls: tls.options } : {}),
       });
       return new Cluster(backend, settings, { local }, secret, { secretFile, tls }, ledger, nodes);
@@ -336,7 +347,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const tick = () => {
       if (this.#closing || !this.#adaptive) return;
       if (this.#failuresInARow >= MAX_FAILURES_IN_A_ROW) return;
-      const planned = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length * this.workersPerJob;
+      const planned = this.#plannedJobs().length * this.workersPerJob;
       const workers = policy.decide(this.#scheduler.workload(), planned);
       const jobs = Math.ceil(workers / this.workersPerJob);
       if (jobs !== this.#targetJobs || jobs * this.workersPerJob !== planned) {
@@ -513,7 +524,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   }
 
   async #reconcileOnce(): Promise<void> {
-    const live = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring);
+    const live = this.#plannedJobs();
     const missing = this.#targetJobs - live.length;
     if (missing > 0) {
       const allowed = this.#withinCaps(live, missing);
@@ -627,8 +638,10 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const queued = live.filter((j) => j.state.state === "queued" && !j.connected).length;
     let allowed = missing;
     let cap: string | undefined;
-    if (maxJobs !== undefined && live.length + allowed > maxJobs) {
-      allowed = Math.max(0, maxJobs - live.length);
+    // A job whose successor is due (near its walltime) still runs: it counts toward maxJobs.
+    const atOnce = this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring).length;
+    if (maxJobs !== undefined && atOnce + allowed > maxJobs) {
+      allowed = Math.max(0, maxJobs - atOnce);
       cap = `maxJobs is ${maxJobs}`;
     }
     if (maxQueuedJobs !== undefined && queued + allowed > maxQueuedJobs) {
@@ -670,6 +683,15 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     return [...this.#jobs.values()].filter((j) => j.state.state !== "exited");
   }
 
+  /**
+   * The jobs that count toward the size asked for: live, not being cancelled or retired, and — when
+   * adaptive — not about to reach their walltime, so that their successor is submitted in time.
+   */
+  #plannedJobs(): JobRecord[] {
+    const now = Date.now();
+    return this.#liveJobs().filter((j) => !j.cancelRequested && !j.retiring && !(this.#adaptive && this.#renewal.endingSoon(j.runningSince, now)));
+  }
+
   #jobOfWorker(name: string): JobRecord | undefined {
     for (const job of this.#jobs.values()) if (name.startsWith(`${job.workerPrefix}-`)) return job;
     return undefined;
@@ -679,12 +701,20 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     for (const worker of workers) {
       const job = this.#jobOfWorker(worker.name);
       if (job) {
-        if (!job.connected) this.#failuresInARow = 0;
+        if (!job.connected) {
+          this.#failuresInARow = 0;
+          this.#renewal.observeStartup((Date.now() - job.submittedAt.getTime()) / 1000);
+        }
         job.connected = true;
+        job.runningSince ??= Date.now();
         if (job.state.state === "queued") job.state = { state: "running", host: worker.host };
       }
     }
     this.#notify();
+  }
+
+  #pollSeconds(): number {
+    return this.settings.pollIntervalSeconds ?? this.backend.defaultPollIntervalSeconds ?? 5;
   }
 
   #notify(): void {
@@ -693,7 +723,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
 
   #schedulePoll(): void {
     if (this.#pollTimer || this.#closed || this.#liveJobs().length === 0) return;
-    const base = this.settings.pollIntervalSeconds ?? this.backend.defaultPollIntervalSeconds ?? 5;
+    const base = this.#pollSeconds();
     const seconds = Math.min(base * 2 ** this.#pollFailures, Math.max(base, MAX_POLL_BACKOFF_SECONDS));
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
@@ -895,6 +925,27 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
   #checkOpen(what: string): void {
     if (this.#closing || this.#closed) throw closedError("cluster", `cannot ${what}: cluster ${this.name} is closed`);
   }
+}
+
+/**
+ * The script `scale()` would submit for the first job, before any scheduler runs: the same job
+ * spec as a running cluster's `jobScript()` (nodes, walltime-driven lifetime, secret file, TLS
+ * file), with placeholders for what only a running cluster knows. `skein job-script` prints this.
+ */
+export function previewJobScript(backend: ClusterBackend, settings: ClusterSettings): string {
+  const nodes = checkBackendFits(backend, settings);
+  return backend.jobScript(
+    buildJobSpec(settings, {
+      index: 0,
+      schedulerAddress: "ws://<scheduler-host>:<port>",
+      nodes,
+      secret: "<secret: passed by environment or file, never in the script>",
+      // Jobs of batch backends read the secret from a 0600 file the cluster writes when it starts.
+      ...(backend.capabilities.remoteWorkers ? { secretFile: join(settings.sharedDirectory, "clusters", `${settings.name}-<id>`, "secret") } : {}),
+      workerCommand: settings.workerCommand ?? defaultWorkerCommand(),
+      walltimeEnforced: backend.capabilities.walltime,
+    }),
+  );
 }
 
 /**
