@@ -17,9 +17,11 @@ import {
   type TaskSpec,
   type WorkerInfo,
 } from "@skein/serialization";
-import { PeerPool, connect, log, secretFromEnvironment, tlsFromEnvironment, type Connection, type TlsOptions } from "@skein/transport";
+import type { MessageChannel } from "@skein/scheduler";
+import { PeerPool, connect, log, secretFromEnvironment, tlsFromEnvironment, type TlsOptions } from "@skein/transport";
 import { FutureCancelledError, SkeinTimeoutError, badOption, closedError } from "./errors.js";
 import { Future, hostOf, type FutureHost, type FutureStatus } from "./future.js";
+import { inProcessSchedulerOf } from "./in-process.js";
 import { KeyStates, type KeyState } from "./key-states.js";
 import { futuresOf, replaceFutures } from "./structure.js";
 import { buildTaskWithInputs, specOf } from "./task-builder.js";
@@ -101,7 +103,7 @@ const GRAPH_FRAME_TASKS = 2_000;
 export class Client implements TaskSubmitter, AsyncDisposable {
   readonly id: string;
   readonly schedulerAddress: string;
-  readonly #connection: Connection;
+  readonly #connection: MessageChannel;
   readonly #host: FutureHost;
   readonly #keys = new KeyStates();
   readonly #peers: PeerPool;
@@ -116,7 +118,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
   readonly #workerListeners = new Set<() => void>();
   #closed: Error | undefined;
 
-  private constructor(connection: Connection, address: string, id: string, secret: string, name: string, tls: TlsOptions | undefined) {
+  private constructor(connection: MessageChannel, address: string, id: string, secret: string, name: string, tls: TlsOptions | undefined) {
     this.#connection = connection;
     this.schedulerAddress = address;
     this.id = id;
@@ -153,18 +155,23 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     }
     const name = options.name ?? `client-${process.pid}`;
     const tls = options.tls ?? (typeof target === "string" ? (address.startsWith("wss://") ? tlsFromEnvironment() : undefined) : target.tls);
-    const { connection, welcome } = await connect(address, {
-      role: "client",
-      secret,
-      name,
-      timeoutMs: timeout,
-      label: "client",
-      retry: true,
-      tls,
-      heartbeatMs: Math.min(SCHEDULER_HEARTBEAT_MS, heartbeatTimeout),
-      deadAfterMs: heartbeatTimeout,
-    });
-    const client = new Client(connection, address, welcome.id, secret, name, tls);
+    // A cluster whose scheduler runs in this process is reached without a socket (and without
+    // heartbeats: the scheduler cannot stop answering while this process runs).
+    const local = typeof target === "string" ? undefined : inProcessSchedulerOf(target);
+    const { connection, id } = local
+      ? local.connectClient({ secret, name })
+      : await connect(address, {
+          role: "client",
+          secret,
+          name,
+          timeoutMs: timeout,
+          label: "client",
+          retry: true,
+          tls,
+          heartbeatMs: Math.min(SCHEDULER_HEARTBEAT_MS, heartbeatTimeout),
+          deadAfterMs: heartbeatTimeout,
+        }).then(({ connection, welcome }) => ({ connection, id: welcome.id }));
+    const client = new Client(connection, address, id, secret, name, tls);
     Client.#latest = client;
     const identity = await client.identity();
     client.#workerNames = identity.workers.map((w) => w.name);
@@ -342,12 +349,21 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     if (delayedIn(value).length > 0) throw badOption("client", "gather takes futures, and this value holds Delayed values: compute them first, client.gather(client.compute(x))");
     const futures = futuresOf(value);
     for (const future of futures) this.#checkOwn(future);
+    const keys = [...new Set(futures.map((f) => f.key))];
+    const states = keys.map((key) => this.#keys.get(key));
     const results = new Map<string, unknown>();
-    await Promise.all(
-      [...new Set(futures.map((f) => f.key))].map(async (key) => {
-        results.set(key, await this.#result(key, undefined));
-      }),
-    );
+    if (states.every((state) => state !== undefined)) {
+      // Wait for all at once (one promise, not one per key); rejects with the first failure.
+      await this.#keys.allSettled(states);
+    }
+    // Small results came with their notices: decoded here, without a promise per key.
+    const fetches: Promise<unknown>[] = [];
+    for (const key of keys) {
+      const state = this.#keys.get(key);
+      if (state?.status === "finished" && state.inline) results.set(key, decodeValue(state.inline));
+      else fetches.push(this.#result(key, undefined).then((result) => results.set(key, result)));
+    }
+    if (fetches.length > 0) await Promise.all(fetches);
     return replaceFutures(value, (future) => results.get(future.key)) as Gathered<T>;
   }
 
@@ -626,7 +642,7 @@ export class Client implements TaskSubmitter, AsyncDisposable {
     switch (message.op) {
       case "key-in-memory": {
         const state = this.#keys.get(message.key);
-        if (state) this.#keys.update(state, { status: "finished", whoHas: message.whoHas, nbytes: message.nbytes, typeName: message.typeName, error: undefined, inline: message.data });
+        if (state) this.#keys.finish(state, message);
         return;
       }
       case "key-erred": {

@@ -24,7 +24,8 @@ export interface FutureHost {
   settled(key: string, signal?: AbortSignal): Promise<void>;
 }
 
-const HOSTS = new WeakMap<Future, FutureHost>();
+/** Reads a future's host (set in the class's static block: only the class can see `#host`). */
+let hostField: (future: Future) => FutureHost | undefined;
 
 // A future that becomes garbage without release() still frees its result on the cluster.
 const finalizer = new FinalizationRegistry<{ host: FutureHost; key: string }>(({ host, key }) => host.release(key));
@@ -32,13 +33,18 @@ const finalizer = new FinalizationRegistry<{ host: FutureHost; key: string }>(({
 export class Future<T = unknown> {
   /** The task key: "multiply-3f9c…", or the key you chose. */
   readonly key: string;
+  readonly #host: FutureHost;
   #released = false;
   declare readonly __resultType?: T;
+
+  static {
+    hostField = (future) => (#host in future ? future.#host : undefined);
+  }
 
   /** @internal Created by a Client; not meant to be constructed by users. */
   constructor(host: FutureHost, key: string) {
     this.key = key;
-    HOSTS.set(this, host);
+    this.#host = host;
     host.retain(key);
     finalizer.register(this, { host, key }, this);
   }
@@ -133,7 +139,7 @@ function keepReachable(_future: Future): void {}
 
 /** @internal The client that made a future. */
 export function hostOf(future: Future): FutureHost {
-  const host = HOSTS.get(future);
+  const host = typeof future === "object" && future !== null ? hostField(future) : undefined;
   if (!host) throw new TypeError("not a Skein future");
   return host;
 }

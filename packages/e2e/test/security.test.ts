@@ -9,7 +9,7 @@ import WebSocket from "ws";
 import { Client, temporaryCertificate, type Cluster } from "@skein/core";
 import { PROTOCOL_VERSION, decodeFrame, encodeFrame } from "@skein/serialization";
 import { connectDataLink, readSecretFile } from "@skein/transport";
-import { commandLineOf, expectNoProcessesLeft, processesWithMark, runNode, startLocal, TEST_MARK, type LocalSetup } from "./helpers.js";
+import { commandLineOf, expectNoProcessesLeft, processesWithMark, runNode, startLocal, TEST_MARK, until, type LocalSetup } from "./helpers.js";
 
 let setup: LocalSetup;
 let cluster: Cluster;
@@ -47,6 +47,21 @@ describe("the cluster secret", () => {
       code: "SKEIN_ERR_AUTH_FAILED",
       message: expect.stringContaining("wrong cluster secret"),
     });
+  });
+
+  it("is checked for a client in the scheduler's own process too, which connects without a socket", async () => {
+    expect(() => cluster.scheduler.connectClient({ secret: "guess", name: "intruder" })).toThrow(
+      expect.objectContaining({ code: "SKEIN_ERR_AUTH_FAILED", message: expect.stringContaining("wrong cluster secret") }),
+    );
+    const clients = cluster.scheduler.state.clients.size;
+    const client = await Client.connect(cluster);
+    try {
+      expect(cluster.scheduler.state.clients.size).toBe(clients + 1);
+      expect(await client.submit((x: number) => x + 1, 41).result()).toBe(42);
+    } finally {
+      await client.close();
+    }
+    await until(() => cluster.scheduler.state.clients.size === clients, { what: "the in-process client to be gone from the scheduler" });
   });
 
   it("closes a raw connection whose hello is wrong before reading anything else", async () => {

@@ -6,3 +6,4 @@ export { dashboardToken } from "./dashboard/token.js";
 export type { Dashboard, DashboardOptions, JobsProvider, JobsProviderOptions } from "./dashboard/http-server.js";
 export type { DashboardJob, DashboardSnapshot, GroupRow, JobRow, SchedulerLoad, WorkerRow } from "./dashboard/snapshot.js";
 export type { TaskStreamEvent } from "./dashboard/task-stream.js";
+export type { MessageChannel } from "./local-link.js";

@@ -17,7 +17,8 @@ const BANDWIDTH_BYTES_PER_SECOND = 100e6;
 export function validWorkers(state: SchedulerState, ts: TaskState): WorkerState[] {
   const needs = ts.restrictions?.resources;
   // Resources are a hard limit: a worker that does not offer enough of them can never run the task.
-  const running = [...state.workers.values()].filter((ws) => ws.status === "running" && (!needs || offers(ws, needs)));
+  const running: WorkerState[] = [];
+  for (const ws of state.workers.values()) if (ws.status === "running" && (!needs || offers(ws, needs))) running.push(ws);
   const wanted = ts.restrictions?.workers;
   if (!wanted || wanted.size === 0) return running;
   const allowed = running.filter((ws) => wanted.has(ws.name) || wanted.has(ws.address) || wanted.has(ws.host));

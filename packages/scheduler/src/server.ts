@@ -1,17 +1,18 @@
 /**
- * The only file of the scheduler that touches sockets: decode → applyEvent → send effects.
+ * The only file of the scheduler that touches sockets: decode → applyEvents → send effects.
  * Everything it knows about tasks it learns from the state machine in ./state.
  */
 import { randomUUID } from "node:crypto";
-import { SKEIN_ERROR_CODES, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, SkeinError, secretsEqual, type ClientToScheduler, type MessageOf, type WorkerToScheduler } from "@skein/serialization";
 import { CLOSE_CODES, listen, log, type AcceptedConnection, type Connection, type Listener, type TlsOptions } from "@skein/transport";
 import { createSchedulerState } from "./state/create-state.js";
 import type { MessageEffect } from "./state/effects.js";
-import { applyEvent } from "./state/engine.js";
+import { applyEvents } from "./state/engine.js";
 import type { SchedulerEvent } from "./state/events.js";
 import type { SchedulerConfig, SchedulerState } from "./state/task-state.js";
 import { describeState, measureWorkload } from "./identity.js";
 import { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/http-server.js";
+import { localLink, type MessageChannel } from "./local-link.js";
 
 /** A client that answers no ping for this long is dropped (its futures released). */
 const CLIENT_DEAD_AFTER_MS = 60_000;
@@ -95,6 +96,11 @@ export interface Scheduler {
   /** How much work is waiting or running, for adaptive scaling. */
   workload(): Workload;
   /**
+   * Connect a client that lives in this process, without a socket (see local-link.ts): the same
+   * messages, never encoded. The secret is checked as a hello's would be.
+   */
+  connectClient(options: { secret: string; name: string }): { connection: MessageChannel; id: string };
+  /**
    * Stop: ask every worker to exit (with `closeWorkers`), wait for them up to `timeoutMs`, then
    * close every connection.
    */
@@ -107,7 +113,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const { secret, host = "127.0.0.1", port = 0, heartbeatMs = 5000, registerTimeoutMs = 10_000, retireTimeoutMs = 20_000, advertiseHost, dashboard: dashboardOptions = false, tls, ...config } = options;
   const state = createSchedulerState(config);
   const workerConnections = new Map<string, Connection>();
-  const clientConnections = new Map<string, Connection>();
+  const clientConnections = new Map<string, MessageChannel>();
   const workerGone = new Set<() => void>();
   const workersListeners = new Set<(workers: readonly ConnectedWorker[]) => void>();
   const connectedWorkers = (): ConnectedWorker[] => [...state.workers.values()].map((ws) => ({ name: ws.name, address: ws.address, host: ws.host, pid: ws.pid }));
@@ -127,19 +133,26 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   };
   // Set once the dashboard listens; until then there is nothing to record for.
   let dashboard: Dashboard | undefined;
-  const apply = (event: SchedulerEvent) => {
-    // Dashboard task stream: note a finished or failed task before the transition forgets where it ran.
-    if (event.type === "task-finished" || event.type === "task-erred") dashboard?.recordTask(event.workerId, event.key, event.durationMs, event.type === "task-finished");
+  const apply = (event: SchedulerEvent) => applyAll([event]);
+  /** The events of one incoming frame, in order (see applyEvents). */
+  const applyAll = (events: readonly SchedulerEvent[]) => {
+    if (events.length === 0) return;
+    // Dashboard task stream: note finished or failed tasks before the transitions forget where they ran.
+    if (dashboard) {
+      for (const event of events) {
+        if (event.type === "task-finished" || event.type === "task-erred") dashboard.recordTask(event.workerId, event.key, event.durationMs, event.type === "task-finished");
+      }
+    }
     try {
-      deliver(applyEvent(state, event));
+      deliver(applyEvents(state, events));
     } catch (error) {
       // A bug in a transition must be loud: it means the scheduler's state can no longer be trusted.
-      log.error(`scheduler: ${event.type} failed: ${(error as Error).stack ?? error}`);
+      log.error(`scheduler: ${events.map((e) => e.type).join(", ")} failed: ${(error as Error).stack ?? error}`);
       throw error;
     }
   };
 
-  const onClient = ({ connection, hello, id: clientId }: AcceptedConnection) => {
+  const onClient = ({ connection, hello, id: clientId }: { connection: MessageChannel; hello: { name: string }; id: string }) => {
     clientConnections.set(clientId, connection);
     apply({ type: "client-added", clientId, name: hello.name, stimulusId: stimulus("client-added") });
     connection.onMessages((messages) => {
@@ -151,7 +164,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     });
   };
 
-  const handleClientMessage = (clientId: string, connection: Connection, message: ClientToScheduler) => {
+  const handleClientMessage = (clientId: string, connection: MessageChannel, message: ClientToScheduler) => {
     switch (message.op) {
       case "update-graph":
         return apply({ type: "graph-updated", clientId, functions: message.functions, tasks: message.tasks, wants: message.wants, stimulusId: message.stimulusId });
@@ -217,6 +230,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       if (!registered) connection.close(CLOSE_CODES.PROTOCOL, `no register-worker within ${registerTimeoutMs} ms`);
     }, registerTimeoutMs);
     timer.unref();
+    // The events of one frame, applied together once it is read (or before a message handled on the spot).
+    const events: SchedulerEvent[] = [];
     connection.onMessages((messages) => {
       for (const message of messages) {
         if (!registered) {
@@ -235,8 +250,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
           announceWorkers();
           continue;
         }
-        handleWorkerMessage(workerId, connection, message as WorkerToScheduler);
+        const event = eventOfWorkerMessage(workerId, connection, message as WorkerToScheduler, events);
+        if (event) events.push(event);
       }
+      applyAll(events.splice(0));
     });
     connection.onClose((code, reason) => {
       clearTimeout(timer);
@@ -255,39 +272,48 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     });
   };
 
-  const handleWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler) => {
+  /**
+   * The event a worker's message stands for, or undefined when it was handled on the spot. A message
+   * handled on the spot first applies the events read before it (`pending`), so order is kept.
+   */
+  const eventOfWorkerMessage = (workerId: string, connection: Connection, message: WorkerToScheduler, pending: SchedulerEvent[]): SchedulerEvent | undefined => {
     switch (message.op) {
       case "task-finished":
-        return apply({ type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, data: message.data, stimulusId: message.stimulusId });
+        return { type: "task-finished", workerId, key: message.key, nbytes: message.nbytes, typeName: message.typeName, durationMs: message.durationMs, data: message.data, stimulusId: message.stimulusId };
       case "task-erred":
-        return apply({ type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId });
+        return { type: "task-erred", workerId, key: message.key, error: message.error, durationMs: message.durationMs, stimulusId: message.stimulusId };
       case "keys-added":
-        return apply({ type: "keys-added", workerId, keys: message.keys, stimulusId: message.stimulusId });
+        return { type: "keys-added", workerId, keys: message.keys, stimulusId: message.stimulusId };
       case "missing-data":
-        return apply({ type: "missing-data", workerId, key: message.key, dep: message.dep, from: message.from, stimulusId: message.stimulusId });
+        return { type: "missing-data", workerId, key: message.key, dep: message.dep, from: message.from, stimulusId: message.stimulusId };
       case "data-stored":
-        return apply({ type: "data-stored", workerId, requestId: message.requestId, key: message.key, nbytes: message.nbytes, stimulusId: message.stimulusId });
+        return { type: "data-stored", workerId, requestId: message.requestId, key: message.key, nbytes: message.nbytes, stimulusId: message.stimulusId };
+      case "steal-response":
+        return { type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId };
+      case "worker-status":
+        return { type: "worker-status-changed", workerId, status: message.status, stimulusId: message.stimulusId };
       case "heartbeat": {
         const ws = state.workers.get(workerId);
         if (ws) {
           ws.lastSeen = Date.now();
           ws.metrics = { executing: message.executing, ready: message.ready, rss: message.rss };
         }
-        return;
+        return undefined;
       }
       case "error":
-        return log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
-      case "steal-response":
-        return apply({ type: "steal-response", workerId, key: message.key, stolen: message.stolen, stimulusId: message.stimulusId });
-      case "worker-status":
-        return apply({ type: "worker-status-changed", workerId, status: message.status, stimulusId: message.stimulusId });
+        log.warn(`scheduler: worker ${workerId} reported: ${message.code}: ${message.message}`);
+        return undefined;
       case "request-retire":
         // The worker is leaving anyway (walltime, SIGTERM): move what can be moved, then let it go.
-        return retire([workerId], message.reason, retireTimeoutMs, true);
+        applyAll(pending.splice(0));
+        retire([workerId], message.reason, retireTimeoutMs, true);
+        return undefined;
       case "register-worker":
-        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
+        connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, "this worker is already registered");
+        return undefined;
       default:
-        return connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+        connection.replyError(SKEIN_ERROR_CODES.PROTOCOL, `a worker may not send "${(message as { op: string }).op}"`);
+        return undefined;
     }
   };
 
@@ -370,6 +396,16 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     },
     workload() {
       return measureWorkload(state);
+    },
+    connectClient({ secret: presented, name }) {
+      if (!secretsEqual(presented, secret)) {
+        throw new SkeinError("client", SKEIN_ERROR_CODES.AUTH_FAILED, "wrong cluster secret: use the secret of the cluster you are connecting to (SKEIN_SECRET or SKEIN_SECRET_FILE)");
+      }
+      if (closing) throw new SkeinError("client", SKEIN_ERROR_CODES.CONNECT_FAILED, `the scheduler at ${address} is shutting down`);
+      const [clientEnd, schedulerEnd] = localLink([`scheduler ${address} (in this process)`, `client ${name} (in this process)`]);
+      const clientId = `client-${randomUUID().slice(0, 8)}`;
+      onClient({ connection: schedulerEnd, hello: { name }, id: clientId });
+      return { connection: clientEnd, id: clientId };
     },
     retireWorkers(names, { reason = "retired by the cluster", timeoutMs = retireTimeoutMs, force = false } = {}) {
       return retireByName(names, { reason, timeoutMs, force });

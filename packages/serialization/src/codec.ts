@@ -5,7 +5,11 @@
  *   Date, BigInt, RegExp, typed arrays, `undefined`, shared and cyclic references.
  * User data always travels as bytes inside messages, so the scheduler never decodes a user value.
  */
-import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x";
+// "cbor-x/encode" is, under Node, the whole codec without the attempt to load cbor-extract's native
+// string decoder (not built here, allowScripts): the failed attempt cost every process and
+// executor thread 10-30 ms of start-up, for a speed-up it would not have given.
+import { Encoder, Tag, addExtension, setSizeLimits } from "cbor-x/encode";
+import { packMessage, unpackMessage } from "./compact.js";
 import { SKEIN_ERROR_CODES, SkeinError, isSkeinError } from "./errors.js";
 
 /** CBOR tag for "the result of task <key>" inside encoded arguments (private-use range). */
@@ -56,7 +60,8 @@ function shrinkAfter(encoded: Uint8Array): Uint8Array {
 }
 
 /**
- * Decode one frame into its raw messages (validate each with `parseMessage`). Byte strings in the
+ * Decode one frame into its raw messages (validate each with `parseMessage`), compact ones unpacked
+ * into objects (./compact.ts). Byte strings in the
  * result are views into `frame`, not copies; attachment references (tag 40313) resolve to the
  * given `attachments` themselves.
  */
@@ -73,6 +78,10 @@ export function decodeFrame(frame: Uint8Array, attachments?: readonly Uint8Array
   }
   if (!Array.isArray(decoded)) {
     throw new SkeinError("protocol", SKEIN_ERROR_CODES.PROTOCOL, "a frame must be a CBOR array of messages");
+  }
+  for (let i = 0; i < decoded.length; i++) {
+    const item: unknown = decoded[i];
+    if (Array.isArray(item)) decoded[i] = unpackMessage(item);
   }
   return decoded;
 }
@@ -125,7 +134,8 @@ addExtension({
  */
 export function encodeFrameParts(messages: readonly unknown[], minAttachmentBytes = MIN_ATTACHMENT_BYTES): FrameParts {
   const attachments: Uint8Array[] = [];
-  const outer = externalize(messages, minAttachmentBytes, attachments) as unknown[];
+  // The per-task messages go compact (./compact.ts); the frame itself is a new array either way.
+  const outer = externalize(messages.map(packMessage), minAttachmentBytes, attachments) as unknown[];
   return { frame: encodeFrame(outer), attachments };
 }
 

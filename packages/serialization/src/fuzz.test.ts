@@ -33,7 +33,7 @@ const expectHandled = (bytes: Uint8Array) => {
 };
 
 const validFrame = encodeFrame([
-  { op: "hello", role: "client", protocol: 1, secret: "s", name: "n" },
+  { op: "hello", role: "client", protocol: 2, secret: "s", name: "n" },
   { op: "compute-task", key: "k", fnHash: "h", args: new Uint8Array([1, 2, 3]), deps: [{ key: "d", nbytes: 1, whoHas: ["ws://x"] }], priority: [0, 1], stimulusId: "s" },
   { op: "get-data", requestId: 1, keys: ["a", "b"] },
 ]);
@@ -93,6 +93,16 @@ describe("the codec and parser under hostile input", () => {
     fc.assert(
       fc.property(fc.constantFrom(...ops), fc.dictionary(fc.string({ maxLength: 12 }), fc.anything(), { maxKeys: 8 }), (op, fields) => {
         const outcome = receive(encodeFrame([{ ...fields, op }]));
+        if (outcome instanceof Error) throw outcome;
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("answer compact messages (arrays) of any content with a message or a PROTOCOL error", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1, max: 9 }), fc.array(fc.anything({ withTypedArray: true }), { maxLength: 12 }), (code, values) => {
+        const outcome = receive(encodeFrame([[code, ...values]]));
         if (outcome instanceof Error) throw outcome;
       }),
       { numRuns: 3000 },

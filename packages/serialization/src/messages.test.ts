@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame } from "./codec.js";
+import { decodeFrame, encodeFrame, encodeFrameParts } from "./codec.js";
 import { MESSAGE_SCHEMAS, PROTOCOL_VERSION, type Message, type Op } from "./messages.js";
 import { parseMessage } from "./parse-message.js";
 
@@ -88,11 +88,19 @@ describe("protocol messages", () => {
       expect(parseMessage(decoded)).toEqual(sample);
     });
 
+    it(`round-trips "${op}" as a connection sends it (compact when it has a layout)`, () => {
+      const [decoded] = decodeFrame(encodeFrameParts([sample]).frame);
+      expect(parseMessage(decoded)).toEqual(sample);
+    });
+
     for (const field of Object.keys(sample)) {
       if (field === "op") continue;
-      it(`rejects "${op}" with a wrong-typed ${field}`, () => {
+      it(`rejects "${op}" with a wrong-typed ${field}, compact or not`, () => {
         const bad = { ...sample, [field]: wrongValueFor((sample as Record<string, unknown>)[field]) };
-        expect(() => parseMessage(bad)).toThrowError(expect.objectContaining({ code: "SKEIN_ERR_PROTOCOL", message: expect.stringContaining(field) }));
+        const rejected = expect.objectContaining({ code: "SKEIN_ERR_PROTOCOL", message: expect.stringContaining(field) });
+        expect(() => parseMessage(bad)).toThrowError(rejected);
+        const [sent] = decodeFrame(encodeFrameParts([bad]).frame);
+        expect(() => parseMessage(sent)).toThrowError(rejected);
       });
     }
   }

@@ -7,7 +7,8 @@
  */
 import * as v from "valibot";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the per-task messages travel compact (./compact.ts). */
+export const PROTOCOL_VERSION = 2;
 
 const key = v.pipe(v.string(), v.minLength(1), v.maxLength(1024));
 const keys = v.array(key);

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { SKEIN_ERROR_CODES, SkeinError } from "./errors.js";
+import { FAST_PARSERS } from "./fast-parse.js";
 import { MESSAGE_SCHEMAS, type Message, type Op } from "./messages.js";
 
 /** True when `op` names a known message. */
@@ -18,6 +19,9 @@ export function parseMessage(value: unknown): Message {
     // Only a string is quoted back: JSON.stringify throws on a BigInt, which CBOR can carry.
     throw protocolError(typeof op === "string" ? `unknown op ${JSON.stringify(op).slice(0, 80)}` : `"op" must be a string, got ${op === null ? "null" : typeof op}`);
   }
+  // The messages sent per task are checked by hand first (./fast-parse.ts); the schema decides the rest.
+  const fast = FAST_PARSERS[op]?.(value as Record<string, unknown>);
+  if (fast) return fast;
   const result = v.safeParse(MESSAGE_SCHEMAS[op], value);
   if (!result.success) {
     const issue = result.issues[0];

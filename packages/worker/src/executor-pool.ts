@@ -49,6 +49,8 @@ export class ExecutorPool {
   #durations = new Map<string, number>();
   #options: ExecutorPoolOptions;
   #terminated = false;
+  /** A dispatch is queued for the end of this turn (see submit). */
+  #dispatchQueued = false;
   /** Memory above the pause threshold: start nothing until resumed. */
   #paused = false;
   /** Resources not held by a running task. */
@@ -72,9 +74,19 @@ export class ExecutorPool {
     return this.#ready.size;
   }
 
+  /**
+   * Queue a task. Threads are handed work once the current turn is done, not per task: a frame of
+   * compute-task messages then reaches an idle thread as one batch, where dispatching the first
+   * at once would send it alone and leave the rest waiting for that thread's answer.
+   */
   submit(task: PoolTask): void {
     this.#ready.push(task);
-    this.#dispatch();
+    if (this.#dispatchQueued) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(() => {
+      this.#dispatchQueued = false;
+      this.#dispatch();
+    });
   }
 
   /** Start no more tasks (memory above the pause threshold); running ones go on. */
@@ -120,7 +132,7 @@ export class ExecutorPool {
   // --- internal ---
 
   #dispatch(): void {
-    if (this.#paused) return;
+    if (this.#paused || this.#terminated) return;
     for (const slot of this.#slots) {
       if (this.#ready.size === 0) return;
       if (slot.busy) continue;

@@ -104,7 +104,8 @@ interface WorkerTask {
   readonly priority: readonly number[];
   readonly resources: Readonly<Record<string, number>> | undefined;
   status: TaskStatus;
-  readonly missing: Set<string>;
+  /** Inputs not here yet; undefined when all are. */
+  missing: Set<string> | undefined;
 }
 
 /** Start a worker and connect it to its scheduler. Rejects when the scheduler cannot be reached. */
@@ -170,16 +171,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     if (task.status === "cancelled") return;
     if (result.ok) {
       storeData(result.key, result.bytes);
-      send({
-        op: "task-finished",
-        key: result.key,
-        nbytes: result.bytes.byteLength,
-        typeName: result.typeName,
-        durationMs: result.durationMs,
-        // Small results ride along: the client that wants one gets it without a round trip here.
-        ...(result.bytes.byteLength <= INLINE_RESULT_BYTES ? { data: result.bytes } : {}),
-        stimulusId: stimulus("finished"),
-      });
+      const message: MessageOf<"task-finished"> = { op: "task-finished", key: result.key, nbytes: result.bytes.byteLength, typeName: result.typeName, durationMs: result.durationMs, stimulusId: stimulus("finished") };
+      // Small results ride along: the client that wants one gets it without a round trip here.
+      if (result.bytes.byteLength <= INLINE_RESULT_BYTES) message.data = result.bytes;
+      send(message);
     } else {
       send({ op: "task-erred", key: result.key, error: result.error, durationMs: result.durationMs, stimulusId: stimulus("erred") });
     }
@@ -293,8 +288,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   const inputArrived = (task: WorkerTask, key: string) => {
     if (task.status !== "fetching") return;
-    task.missing.delete(key);
-    if (task.missing.size === 0) makeReady(task);
+    task.missing?.delete(key);
+    if (!task.missing || task.missing.size === 0) makeReady(task);
   };
 
   // --- messages from the scheduler ---
@@ -349,11 +344,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       priority: message.priority,
       resources: message.resources,
       status: "fetching",
-      missing: new Set(message.deps.filter((d) => !store.has(d.key)).map((d) => d.key)),
+      missing: undefined,
     };
+    for (const d of message.deps) if (!store.has(d.key)) (task.missing ??= new Set()).add(d.key);
     tasks.set(task.key, task);
-    if (task.missing.size === 0) makeReady(task);
-    else for (const dep of task.deps) if (task.missing.has(dep.key)) requestInput(dep, task);
+    const missing = task.missing;
+    if (!missing) makeReady(task);
+    else for (const dep of task.deps) if (missing.has(dep.key)) requestInput(dep, task);
   };
 
   /** Work stealing: drop a task that has not started yet, so another worker can run it. */

@@ -15,6 +15,7 @@ import type { ClusterSettings } from "./cluster-options.js";
 import { trackCluster, untrackCluster, type TrackedCluster } from "./exit-hooks.js";
 import { AdaptivePolicy, type AdaptOptions } from "./adaptive.js";
 import { setUpClusterTls, type ClusterTls } from "./cluster-tls.js";
+import { hostInProcess } from "../in-process.js";
 import { buildJobSpec } from "./job-spec.js";
 import { JobLedger, type BackendOrigin } from "./job-ledger.js";
 import { JobRenewal } from "./job-renewal.js";
@@ -149,6 +150,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     this.name = settings.name;
     this.secret = secret;
     this.#local = scheduler.local;
+    if (this.#local) hostInProcess(this, this.#local);
     this.#remote = scheduler.remote;
     this.#scheduler = (scheduler.local ?? scheduler.remote) as ClusterScheduler;
     this.#nodes = nodes;

@@ -40,6 +40,8 @@ export class TaskStream {
   readonly #groups = new Map<string, GroupTotals>();
   #finished = 0;
   #erred = 0;
+  /** The group of the last recorded task: the last entry of `#groups`. */
+  #lastGroup: string | undefined;
 
   constructor(capacity: number = DEFAULT_TASK_STREAM_LENGTH) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`task stream length must be a whole number above 0, got ${capacity}`);
@@ -67,22 +69,29 @@ export class TaskStream {
     return this.#groups;
   }
 
+  /** Called once per finished task: no copies, and the group map is reordered only when the group changes. */
   record(event: Omit<TaskStreamEvent, "seq">): TaskStreamEvent {
-    const stored: TaskStreamEvent = { ...event, seq: ++this.#lastSeq };
+    const { worker, key, prefix, start, stop, ok } = event;
+    const stored: TaskStreamEvent = { seq: ++this.#lastSeq, worker, key, prefix, start, stop, ok };
     this.#ring[(stored.seq - 1) % this.#capacity] = stored;
     this.#finished += 1;
-    if (!event.ok) this.#erred += 1;
-    const totals = this.#groups.get(event.prefix) ?? { finished: 0, erred: 0, lastAt: 0 };
-    totals.finished += 1;
-    if (!event.ok) totals.erred += 1;
-    totals.lastAt = event.stop;
-    // Re-insert so Map order is least-recently-active first, then trim from the front.
-    this.#groups.delete(event.prefix);
-    this.#groups.set(event.prefix, totals);
-    if (this.#groups.size > MAX_GROUP_TOTALS) {
-      const oldest = this.#groups.keys().next();
-      if (!oldest.done) this.#groups.delete(oldest.value);
+    if (!ok) this.#erred += 1;
+    let totals = this.#groups.get(prefix);
+    if (totals === undefined || prefix !== this.#lastGroup) {
+      // Re-insert so Map order is least-recently-active first, then trim from the front. Runs of
+      // tasks of one group (a map) find it last already.
+      totals ??= { finished: 0, erred: 0, lastAt: 0 };
+      this.#groups.delete(prefix);
+      this.#groups.set(prefix, totals);
+      this.#lastGroup = prefix;
+      if (this.#groups.size > MAX_GROUP_TOTALS) {
+        const oldest = this.#groups.keys().next();
+        if (!oldest.done) this.#groups.delete(oldest.value);
+      }
     }
+    totals.finished += 1;
+    if (!ok) totals.erred += 1;
+    totals.lastAt = stop;
     return stored;
   }
 

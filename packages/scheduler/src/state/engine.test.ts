@@ -859,6 +859,30 @@ describe("queueing of root tasks", () => {
     expect(keys.every((k) => h.status(k) === "memory")).toBe(true);
   });
 
+  test("results arriving in one frame are applied in order, and the slots they free are refilled once, by priority", () => {
+    const h = sim(["w1"]);
+    const keys = roots(10);
+    h.submit(keys.map((k) => task(k)), keys);
+    const sent = h.applyFrame([h.finished("r-0"), h.finished("r-1")]);
+    expect(ops(sent, "key-in-memory").map((s) => (s.msg as { key: string }).key)).toEqual(["r-0", "r-1"]);
+    expect(computes(sent)).toEqual([
+      ["w1", "r-2"],
+      ["w1", "r-3"],
+    ]);
+    expect(h.worker("w1").processing.size).toBe(2);
+    expect(h.state.queued.size).toBe(6);
+  });
+
+  test("every event of a frame takes effect: the dependent of one result runs, a result nobody asked for is freed", () => {
+    const h = sim(["w1"]);
+    h.submit([task("a-1"), task("b-1", ["a-1"])], ["b-1"]);
+    // a-1 finishes and, in the same frame, the worker reports a result nobody asked it for.
+    const sent = h.applyFrame([h.finished("a-1"), { type: "task-finished", workerId: "id-w1", key: "x-9", nbytes: 1, typeName: "number", durationMs: 1, stimulusId: "s-x" }]);
+    expect(computes(sent)).toEqual([["w1", "b-1"]]);
+    expect(sent).toContainEqual({ worker: "w1", msg: { op: "free-keys", keys: ["x-9"] } });
+    expect(h.status("a-1")).toBe("memory");
+  });
+
   test("with one task per thread, a finished task still makes room for the next", () => {
     const h = sim(["w1"], { saturationTasksPerThread: 1 });
     const keys = roots(5);
@@ -1124,8 +1148,15 @@ function randomRun(seed: number, steps: number): void {
     } else if (x < 0.6) {
       const r = pick(h.running);
       if (!r) return;
-      log.push(`finish ${r.key} on ${r.worker}`);
-      h.finish(r.key, { worker: r.worker, nbytes: Math.floor(random() * 1000) });
+      if (random() < 0.3) {
+        // Several results of one worker in one frame, as a busy worker sends them.
+        const batch = h.running.filter((other) => other.worker === r.worker).slice(0, 1 + Math.floor(random() * 4));
+        log.push(`finish ${batch.map((b) => b.key).join(", ")} on ${r.worker} in one frame`);
+        h.applyFrame(batch.map((b) => h.finished(b.key, { worker: b.worker, nbytes: Math.floor(random() * 1000) })));
+      } else {
+        log.push(`finish ${r.key} on ${r.worker}`);
+        h.finish(r.key, { worker: r.worker, nbytes: Math.floor(random() * 1000) });
+      }
     } else if (x < 0.66) {
       const r = pick(h.running);
       if (!r) return;

@@ -22,10 +22,27 @@ export class InvalidTransitionError extends Error {
 
 /** Apply one event and every transition it leads to. */
 export function applyEvent(state: SchedulerState, event: SchedulerEvent): MessageEffect[] {
-  const messages = drain(state, handleEvent(state, event), event.stimulusId);
-  messages.push(...fillQueueSlots(state, event.stimulusId));
-  messages.push(...progressRetirements(state, event.stimulusId));
-  messages.push(...stealWork(state, event.stimulusId));
+  return applyEvents(state, [event]);
+}
+
+/**
+ * Apply the events of one incoming frame (a worker's results of one event-loop turn), in order,
+ * each with every transition it leads to. The follow-ups that look at all workers (refill queue
+ * slots, retirements, stealing) run once after the last event instead of after each: they cost a
+ * walk over the workers, and with short tasks a frame carries hundreds of results. Each event still
+ * sees the state its predecessors left, as it would alone.
+ */
+export function applyEvents(state: SchedulerState, events: readonly SchedulerEvent[]): MessageEffect[] {
+  const last = events[events.length - 1];
+  if (!last) return [];
+  const messages: MessageEffect[] = [];
+  for (const event of events) {
+    for (const message of drain(state, handleEvent(state, event), event.stimulusId)) messages.push(message);
+    if (state.config.validate) validateState(state);
+  }
+  for (const message of fillQueueSlots(state, last.stimulusId)) messages.push(message);
+  for (const message of progressRetirements(state, last.stimulusId)) messages.push(message);
+  for (const message of stealWork(state, last.stimulusId)) messages.push(message);
   if (state.config.validate) validateState(state);
   return messages;
 }

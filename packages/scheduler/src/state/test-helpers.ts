@@ -6,7 +6,7 @@
 import type { EncodedError, FunctionSpec, SchedulerToClient, SchedulerToWorker, TaskSpec } from "@skein/serialization";
 import { createSchedulerState } from "./create-state.js";
 import type { MessageEffect } from "./effects.js";
-import { applyEvent } from "./engine.js";
+import { applyEvents } from "./engine.js";
 import type { EventOf, SchedulerEvent } from "./events.js";
 import type { SchedulerConfig, SchedulerState, TaskState, TaskStatus, WorkerState } from "./task-state.js";
 
@@ -79,6 +79,15 @@ export function ops<O extends Sent["msg"]["op"]>(sent: readonly Sent[], op: O): 
   return sent.filter((s) => s.msg.op === op);
 }
 
+export interface FinishOptions {
+  readonly worker?: string;
+  readonly nbytes?: number;
+  readonly typeName?: string;
+  readonly durationMs?: number;
+  readonly data?: Uint8Array;
+  readonly stimulusId?: string;
+}
+
 type Omitted<E extends SchedulerEvent, K extends keyof E> = Omit<E, K | "type" | "stimulusId"> & { stimulusId?: string };
 
 /**
@@ -107,7 +116,12 @@ export class Sim {
   }
 
   apply(event: SchedulerEvent): Sent[] {
-    this.lastRaw = applyEvent(this.state, event);
+    return this.applyFrame([event]);
+  }
+
+  /** Events that arrived in one frame (see applyEvents). */
+  applyFrame(events: readonly SchedulerEvent[]): Sent[] {
+    this.lastRaw = applyEvents(this.state, events);
     const sent = summarize(this.lastRaw);
     for (const s of sent) {
       if (!("worker" in s)) continue;
@@ -231,11 +245,16 @@ export class Sim {
   }
 
   /** task-finished from the worker the task is processing on (or `worker`). */
-  finish(key: string, options: { worker?: string; nbytes?: number; typeName?: string; durationMs?: number; data?: Uint8Array; stimulusId?: string } = {}): Sent[] {
+  finish(key: string, options: FinishOptions = {}): Sent[] {
+    return this.apply(this.finished(key, options));
+  }
+
+  /** The task-finished event `finish` applies, for `applyFrame`; the (imaginary) worker now holds the result. */
+  finished(key: string, options: FinishOptions = {}): EventOf<"task-finished"> {
     const worker = options.worker ?? this.processingOn(key);
     this.#answered(worker, key);
     if (this.state.workers.has(workerIdOf(worker))) this.#holds(worker, key);
-    return this.apply({
+    return {
       type: "task-finished",
       workerId: workerIdOf(worker),
       key,
@@ -244,7 +263,7 @@ export class Sim {
       durationMs: options.durationMs ?? 100,
       ...(options.data ? { data: options.data } : {}),
       stimulusId: options.stimulusId ?? this.nextStimulus(`finish-${key}`),
-    });
+    };
   }
 
   fail(key: string, options: { worker?: string; error?: EncodedError; durationMs?: number } = {}): Sent[] {

@@ -48,6 +48,15 @@ export const TRANSITIONS = {
   "erred->forgotten": erredToForgotten,
 } as const satisfies Partial<Record<Edge, TransitionHandler>>;
 
+/** TRANSITIONS by source state, then target: looked up per transition without building the edge's name. */
+const BY_SOURCE = new Map<string, Map<string, TransitionHandler>>();
+for (const [edge, handler] of Object.entries(TRANSITIONS)) {
+  const [from, to] = edge.split("->") as [TaskStatus, TaskStatus];
+  let targets = BY_SOURCE.get(from);
+  if (!targets) BY_SOURCE.set(from, (targets = new Map()));
+  targets.set(to, handler);
+}
+
 export function handlerFor(from: TaskStatus, to: TaskStatus): TransitionHandler | undefined {
-  return (TRANSITIONS as Partial<Record<Edge, TransitionHandler>>)[`${from}->${to}`];
+  return BY_SOURCE.get(from)?.get(to);
 }

@@ -1,5 +1,5 @@
 /** Bookkeeping shared by several transitions. Pure over the state; returns effects. */
-import { SKEIN_ERROR_CODES, type EncodedError } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, type Dependency, type EncodedError, type MessageOf } from "@skein/serialization";
 import { decideWorker, validWorkers } from "../../placement.js";
 import { recommend, toClient, toWorker, type Effect } from "../effects.js";
 import { link, unlink, unlinkAll, type ClientState, type SchedulerState, type TaskState, type TaskStatus, type WorkerState } from "../task-state.js";
@@ -73,21 +73,20 @@ export function startProcessing(state: SchedulerState, ts: TaskState, ctx: Trans
     ws.knownFunctions.add(run.fnHash);
     effects.push(toWorker(ws, { op: "define-functions", functions: [spec] }));
   }
-  const deps = [...ts.dependencies].map((dep) => ({ key: dep.key, nbytes: dep.nbytes, whoHas: [...dep.whoHas].map((w) => w.address) }));
+  const deps: Dependency[] = [];
+  for (const dep of ts.dependencies) deps.push({ key: dep.key, nbytes: dep.nbytes, whoHas: addressesOf(dep) });
+  const message: MessageOf<"compute-task"> = { op: "compute-task", key: ts.key, fnHash: run.fnHash, args: run.args, deps, priority: [ts.priority[0], ts.priority[1]], stimulusId: ctx.stimulusId };
   const resources = ts.restrictions?.resources;
-  effects.push(
-    toWorker(ws, {
-      op: "compute-task",
-      key: ts.key,
-      fnHash: run.fnHash,
-      args: run.args,
-      deps,
-      priority: [...ts.priority],
-      ...(resources ? { resources: { ...resources } } : {}),
-      stimulusId: ctx.stimulusId,
-    }),
-  );
+  if (resources) message.resources = { ...resources };
+  effects.push(toWorker(ws, message));
   return effects;
+}
+
+/** Data addresses of the workers holding `ts`. */
+function addressesOf(ts: TaskState): string[] {
+  const addresses: string[] = [];
+  for (const ws of ts.whoHas) addresses.push(ws.address);
+  return addresses;
 }
 
 /** Take a task off the worker it was running on. */
@@ -118,12 +117,18 @@ export function removeReplica(ts: TaskState, ws: WorkerState): void {
 
 /** Tell the clients that hold futures for `ts` that its result is ready. */
 export function announceMemory(ts: TaskState): Effect[] {
-  const whoHas = [...ts.whoHas].map((ws) => ws.address);
+  const effects: Effect[] = [];
+  if (ts.whoWants.size === 0) return effects;
+  const whoHas = addressesOf(ts);
   const data = ts.inline;
-  const effects: Effect[] = [...ts.whoWants]
-    .filter(isRealClient)
-    .map((client) => toClient(client, { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas, ...(data ? { data } : {}) }));
-  return [...effects, ...letGoOfFireAndForget(ts)];
+  for (const client of ts.whoWants) {
+    if (!isRealClient(client)) continue;
+    const message: MessageOf<"key-in-memory"> = { op: "key-in-memory", key: ts.key, nbytes: ts.nbytes, typeName: ts.typeName, whoHas };
+    if (data) message.data = data;
+    effects.push(toClient(client, message));
+  }
+  for (const effect of letGoOfFireAndForget(ts)) effects.push(effect);
+  return effects;
 }
 
 /** Tell the clients that hold futures for `ts` that it failed, and fail its dependents. */
