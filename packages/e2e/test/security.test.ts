@@ -143,16 +143,16 @@ describe("tls: true", () => {
 
       // The right secret is not enough without the certificate: another certificate is refused.
       const { cert, key } = await temporaryCertificate("intruder");
-      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, tls: { cert, key, ca: cert, checkServerName: false }, timeout: 3000 })).rejects.toMatchObject({
+      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, tls: { cert, key, ca: cert, checkServerName: false }, timeout: 10_000 })).rejects.toMatchObject({
         code: "SKEIN_ERR_AUTH_FAILED",
         message: expect.stringMatching(/TLS handshake with wss:.* failed .*not the one that cluster uses/),
       });
-      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, timeout: 3000 })).rejects.toThrow(/uses TLS: give the cluster's certificate \(SKEIN_TLS_FILE, or the tls option\)/);
+      await expect(Client.connect(cluster.schedulerAddress, { secret: cluster.secret, timeout: 10_000 })).rejects.toThrow(/uses TLS: give the cluster's certificate \(SKEIN_TLS_FILE, or the tls option\)/);
       // Workers offer no plain-TCP data links: every byte of data stays on TLS.
       const worker = [...cluster.scheduler.state.workers.values()][0]!;
       await expect(connectDataLink(worker.address.replace("wss://", "ws://"), { role: "peer", secret: cluster.secret, name: "x", timeoutMs: 3000, label: "x" })).rejects.toMatchObject({ code: "SKEIN_ERR_CONNECT_FAILED" });
       // And a plain WebSocket gets nowhere.
-      await expect(Client.connect(cluster.schedulerAddress.replace("wss://", "ws://"), { secret: cluster.secret, timeout: 1000 })).rejects.toThrow(/if the scheduler uses TLS, its address starts with wss:/);
+      await expect(Client.connect(cluster.schedulerAddress.replace("wss://", "ws://"), { secret: cluster.secret, timeout: 10_000 })).rejects.toThrow(/if the scheduler uses TLS, its address starts with wss:/);
 
       await own.close();
       expect(existsSync(tlsFile as string)).toBe(false);
