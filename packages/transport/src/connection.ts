@@ -4,7 +4,7 @@
  * bad message gets an error reply instead of taking the connection or the process down.
  */
 import { SKEIN_ERROR_CODES, decodeAttachmentManifest, decodeFrame, encodeAttachmentManifest, parseMessage, type Message } from "@skein/serialization";
-import type { WebSocket } from "ws";
+import type { WebSocket } from "./ws.js";
 import { MAX_FRAME_BYTES, encodeWithinLimits } from "./frame-limits.js";
 import type { MessageLink } from "./link.js";
 

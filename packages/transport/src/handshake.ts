@@ -19,7 +19,7 @@ import {
 import { STATUS_CODES, createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "./ws.js";
 import { CLOSE_CODES, Connection, MAX_FRAME_BYTES, truncateReason } from "./connection.js";
 import { AuthLimiter, type AuthLimiterOptions } from "./auth-limiter.js";
 import { acceptDataLink, wantsDataLink, type AcceptedDataLink } from "./data-handshake.js";
