@@ -8,9 +8,12 @@ import { Client, createCluster } from "@skein/core";
 
 export const WORKERS = 2;
 
-/** A local cluster of `workers` worker processes × 1 thread, the scheduler in this process. */
+/**
+ * A local cluster of `workers` worker processes × 1 thread, the scheduler in this process, without
+ * its dashboard (Dask's LocalCluster runs with `dashboard_address=None`, like for like).
+ */
 export async function startSkein({ workers = WORKERS } = {}) {
-  const cluster = await createCluster({ backend: "local" });
+  const cluster = await createCluster({ backend: "local", dashboard: false });
   try {
     await cluster.scale(workers);
     await cluster.waitForWorkers(workers, { timeout: 30_000 });
