@@ -74,6 +74,9 @@ await new Promise(() => {});
     );
     expect(readdirSync(join(stateDir, "clusters"))).toEqual([]);
     expect(skein("jobs", "list")).toContain("No clusters with jobs");
+    // The dead client's secret went with its last job; only its jobs' output may stay.
+    const left = readdirSync(join(dir, "clusters")).flatMap((cluster) => readdirSync(join(dir, "clusters", cluster)).map((entry) => `${cluster}/${entry}`));
+    expect(left.filter((path) => !/^orphan-[0-9a-f]{8}\/jobs$/.test(path))).toEqual([]);
   });
 
   it("says when nothing matches, and what the actions are", () => {

@@ -25,7 +25,7 @@ export { temporaryCertificate } from "./cluster/cluster-tls.js";
 export type { TlsSetting } from "./cluster/cluster-tls.js";
 export type { ClusterScheduler } from "./cluster/remote-scheduler.js";
 export { AdaptivePolicy } from "./cluster/adaptive.js";
-export { JobLedger, forgetJobs, isProcessAlive, ledgerDirectory, readLedger } from "./cluster/job-ledger.js";
+export { JobLedger, forgetJobs, isProcessAlive, ledgerDirectory, readLedger, removeClusterFiles } from "./cluster/job-ledger.js";
 export type { BackendOrigin, LedgerRecord } from "./cluster/job-ledger.js";
 export type { AdaptOptions, Load } from "./cluster/adaptive.js";
 export { defaultSchedulerCommand, defaultWorkerCommand } from "./cluster/worker-command.js";

@@ -9,6 +9,7 @@ import {
   ledgerDirectory,
   loadBackendModule,
   readLedger,
+  removeClusterFiles,
   type ClusterBackend,
   type JobId,
   type JobState,
@@ -39,7 +40,7 @@ async function list(flags: JobsFlags): Promise<number> {
     const states = await statesOf(record);
     // Jobs the batch system reports ended need no more watching.
     const ended = [...states].filter(([, s]) => typeof s !== "string" && s.state === "exited").map(([id]) => id);
-    if (ended.length > 0) forgetJobs(record, ended);
+    if (ended.length > 0 && forgetJobs(record, ended)) cleanUpAfter(record);
     rows.push({ record, owner: ownerOf(record), states });
   }
   if (flags.json) {
@@ -87,8 +88,9 @@ async function cancel(ids: string[], flags: JobsFlags): Promise<number> {
     try {
       const backend = await backendOf(record);
       await backend.cancel(chosen as JobId[]);
-      forgetJobs(record, chosen);
+      const forgotten = forgetJobs(record, chosen);
       process.stdout.write(`cancelled ${chosen.length} job${chosen.length === 1 ? "" : "s"} of ${record.cluster} (${record.backendName}): ${chosen.join(" ")}\n`);
+      if (forgotten) cleanUpAfter(record);
     } catch (error) {
       process.stderr.write(`skein jobs: could not cancel jobs of ${record.cluster}: ${(error as Error).message}\n`);
       failures++;
@@ -119,6 +121,16 @@ async function backendOf(record: Record_): Promise<ClusterBackend> {
   if (!record.backend) throw new Error(`the ledger does not say how to reach the ${record.backendName} backend; cancel with your batch system`);
   const module = await loadBackendModule(record.backend.module, record.backend.baseDir);
   return module.createBackend(record.backend.options, { sourceOf: () => record.path, baseDir: record.backend.baseDir });
+}
+
+/**
+ * The last job of a cluster whose client died is gone: its secret and other files go too (a live
+ * client removes them itself on close). Its jobs' output stays, and we say where.
+ */
+function cleanUpAfter(record: LedgerRecord): void {
+  if (ownerOf(record) !== "owner gone") return;
+  const { removed, output } = removeClusterFiles(record);
+  if (removed) process.stderr.write(`skein jobs: removed the secret of ${record.cluster} (its client is gone)${output ? `; its jobs' output stays in ${output}` : ""}\n`);
 }
 
 function ownerOf(record: LedgerRecord): string {

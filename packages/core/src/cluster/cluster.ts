@@ -4,7 +4,7 @@
  * leaving nothing behind on close, exit, error or signal. Backends only start, watch and stop jobs.
  */
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SKEIN_ERROR_CODES, SkeinError } from "@skein/serialization";
 import { startScheduler, type ConnectedWorker, type DashboardJob, type DashboardOptions, type Scheduler } from "@skein/scheduler";
 import { generateSecret, interfaceAddress, log, type TlsOptions } from "@skein/transport";
@@ -179,6 +179,7 @@ export class Cluster implements ClusterLike, AsyncDisposable, TrackedCluster {
     const secretFile = backend.capabilities.remoteWorkers ? writeSecretFile(settings.sharedDirectory, settings.name, secret) : undefined;
     // Only jobs on other hosts can outlive a dead client; local ones end with their scheduler.
     const ledger = backend.capabilities.remoteWorkers ? new JobLedger(settings.name, backend.name, origin) : undefined;
+    if (ledger && secretFile) ledger.filesAt(dirname(secretFile.path));
     let tls: ClusterTls | undefined;
     try {
       // A temporary certificate lives next to the secret (jobs read it from the shared filesystem).

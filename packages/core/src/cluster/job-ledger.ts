@@ -8,7 +8,7 @@
  * ~/.local/state/skein/clusters; files 0600 in 0700 directories.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 
@@ -35,6 +35,8 @@ export interface LedgerRecord {
   readonly backend: BackendOrigin | undefined;
   /** Jobs not yet seen gone, by id. */
   readonly jobs: Record<string, { readonly submittedAt: string }>;
+  /** The cluster's own directory on the shared filesystem: its secret, TLS files, and its jobs' output in `jobs/`. */
+  readonly files?: string;
 }
 
 export function ledgerDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -65,6 +67,11 @@ export class JobLedger {
 
   get cluster(): string {
     return this.#record.cluster;
+  }
+
+  /** Where the cluster keeps its secret and its jobs' output, so a dead client's can be cleaned up. */
+  filesAt(directory: string): void {
+    this.#record = { ...this.#record, files: directory };
   }
 
   submitted(id: string): void {
@@ -122,16 +129,36 @@ export function readLedger(directory = ledgerDirectory()): { records: (LedgerRec
   return { records, problems };
 }
 
-/** Update a record read by `readLedger` after jobs were cancelled or found gone; deletes it when empty. */
-export function forgetJobs(record: LedgerRecord & { path: string }, ids: readonly string[]): void {
+/**
+ * Update a record read by `readLedger` after jobs were cancelled or found gone; deletes it when
+ * empty. Returns true when it was deleted (no job of that cluster is left).
+ */
+export function forgetJobs(record: LedgerRecord & { path: string }, ids: readonly string[]): boolean {
   const jobs = { ...record.jobs };
   for (const id of ids) delete jobs[id];
   if (Object.keys(jobs).length === 0) {
     rmSync(record.path, { force: true });
-    return;
+    return true;
   }
   const { path, ...rest } = record;
   writeFileSync(path, `${JSON.stringify({ ...rest, jobs }, null, 2)}\n`, { mode: 0o600 });
+  return false;
+}
+
+/**
+ * A dead client's cluster directory, once none of its jobs is left: remove its secret, TLS files
+ * and scheduler file, which nothing will use again. Its jobs' output (`jobs/`) is the record of what
+ * happened, so it stays when there is any (`output` says where). `removed` is false when there was
+ * no directory to clean.
+ */
+export function removeClusterFiles(record: LedgerRecord): { removed: boolean; output?: string } {
+  const directory = record.files;
+  if (!directory || !existsSync(directory)) return { removed: false };
+  for (const entry of readdirSync(directory)) if (entry !== "jobs") rmSync(join(directory, entry), { recursive: true, force: true });
+  const output = join(directory, "jobs");
+  if (existsSync(output) && readdirSync(output).length > 0) return { removed: true, output };
+  rmSync(directory, { recursive: true, force: true });
+  return { removed: true };
 }
 
 /** True when `pid` is a live process on this host (the ledger's owner check). */
