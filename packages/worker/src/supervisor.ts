@@ -10,6 +10,16 @@ import { log } from "@skein/transport/log";
 import { FINAL_EXIT_CODES, WORKER_EXIT_CODES } from "./exit-codes.js";
 import type { WorkerOptions } from "./worker.js";
 
+/**
+ * glibc's malloc, unless told otherwise, raises its mmap threshold each time a large block is freed
+ * (up to 32 MiB), so later results of a few MiB come from its heap, and freeing them does not give
+ * the memory back: a worker that held 200 MB of results once keeps that RSS after they are released,
+ * and stays paused, or spills, for nothing. A fixed threshold keeps every block of 1 MiB or more
+ * mapped on its own and returned at once. (Dask sets MALLOC_TRIM_THRESHOLD_ for the same reason.)
+ * Values the user set win.
+ */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: String(1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(64 * 1024) };
+
 /** Restarts allowed per worker slot within RESTART_WINDOW_MS before the slot gives up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -49,7 +59,7 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   const start = (slot: Slot) => {
     const childOptions: Omit<WorkerOptions, "secret"> = { ...workerOptions, name: `${options.name}-${slot.index}` };
     const child = fork(fileURLToPath(childEntry()), [], {
-      env: { ...process.env, SKEIN_SECRET: secret, SKEIN_WORKER_OPTIONS: JSON.stringify(childOptions) },
+      env: { ...MALLOC_ENV, ...process.env, SKEIN_SECRET: secret, SKEIN_WORKER_OPTIONS: JSON.stringify(childOptions) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "advanced",
     });
