@@ -23,7 +23,8 @@ describe("skein scheduler + skein worker", () => {
     scheduler.stdout.on("data", (c: Buffer) => (out += c.toString()));
     const address = await until(() => /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: "the scheduler address" });
     expect(statSync(secretFile).mode & 0o777).toBe(0o600);
-    expect(out).toContain(`SKEIN_SECRET_FILE=${secretFile}`);
+    // The banner's lines are separate writes: they may arrive in separate chunks.
+    await until(() => out.includes(`SKEIN_SECRET_FILE=${secretFile}`), { what: () => `the secret file named in the banner (${out})` });
 
     const worker = spawn(process.execPath, [cli, "worker", address, "--nworkers", "2", "--name", "cli"], { env: { ...env, SKEIN_SECRET_FILE: secretFile }, stdio: "ignore" });
     const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
@@ -51,7 +52,7 @@ describe("skein scheduler + skein worker", () => {
       scheduler.stdout.on("data", (c: Buffer) => (out += c.toString()));
       const address = await until(() => /listening on (wss:\/\/[\d.]+:\d+)/.exec(out)?.[1], { what: `the wss:// address (${out})` });
       expect(statSync(tlsFile).mode & 0o777).toBe(0o600);
-      expect(out).toContain(`SKEIN_TLS_FILE=${tlsFile}`);
+      await until(() => out.includes(`SKEIN_TLS_FILE=${tlsFile}`), { what: () => `the TLS file named in the banner (${out})` });
       const worker = spawn(process.execPath, [cli, "worker", address, "--name", "tls"], { env: { ...env, SKEIN_SECRET_FILE: secretFile, SKEIN_TLS_FILE: tlsFile }, stdio: "ignore" });
       const workerExit = new Promise<number | null>((resolve) => worker.on("exit", (code) => resolve(code)));
       const { readSecretFile, readTlsFile } = await import("@skein/transport");
