@@ -3,9 +3,10 @@
  * (per-message costs dominate small tasks); incoming frames are checked message by message, and a
  * bad message gets an error reply instead of taking the connection or the process down.
  */
-import { SKEIN_ERROR_CODES, decodeAttachmentManifest, decodeFrame, encodeAttachmentManifest, parseMessage, type Message } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, decodeAttachmentManifest, encodeAttachmentManifest, type Message } from "@skein/serialization";
 import type { WebSocket } from "./ws.js";
 import { MAX_FRAME_BYTES, encodeWithinLimits } from "./frame-limits.js";
+import { readFrame } from "./read-frame.js";
 import type { MessageLink } from "./link.js";
 
 export { MAX_FRAME_BYTES };
@@ -181,22 +182,7 @@ export class Connection implements MessageLink {
       return;
     }
     this.#incoming = undefined;
-    let raw: unknown[];
-    try {
-      raw = decodeFrame(data, incoming?.done);
-    } catch (error) {
-      this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message);
-      return;
-    }
-    const messages: Message[] = [];
-    for (const item of raw) {
-      try {
-        messages.push(parseMessage(item));
-      } catch (error) {
-        const op = typeof item === "object" && item !== null ? (item as { op?: unknown }).op : undefined;
-        this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message, typeof op === "string" ? op : undefined);
-      }
-    }
+    const messages = readFrame(data, incoming?.done, (code, message, inReplyTo) => this.replyError(code, message, inReplyTo));
     if (messages.length === 0) return;
     if (this.#onMessages) this.#onMessages(messages);
     else this.#pending.push(messages);

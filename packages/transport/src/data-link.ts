@@ -7,10 +7,11 @@
  * are the same as on a `Connection`. Links are opened by data-handshake.ts, authenticated.
  */
 import type { Socket } from "node:net";
-import { SKEIN_ERROR_CODES, decodeFrame, parseMessage, type Message } from "@skein/serialization";
+import { SKEIN_ERROR_CODES, type Message } from "@skein/serialization";
 import { CLOSE_CODES } from "./connection.js";
 import { FrameReader, encodeFrameHead } from "./data-framing.js";
 import { MAX_FRAME_BYTES, encodeWithinLimits } from "./frame-limits.js";
+import { readFrame } from "./read-frame.js";
 import type { MessageLink } from "./link.js";
 
 export interface DataLinkOptions {
@@ -154,22 +155,7 @@ export class DataLink implements MessageLink {
 
   /** A whole frame: a bad one gets an error reply and costs only itself, as on a `Connection`. */
   #deliver(frame: Uint8Array, attachments: Uint8Array[]): void {
-    let raw: unknown[];
-    try {
-      raw = decodeFrame(frame, attachments);
-    } catch (error) {
-      this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message);
-      return;
-    }
-    const messages: Message[] = [];
-    for (const item of raw) {
-      try {
-        messages.push(parseMessage(item));
-      } catch (error) {
-        const op = typeof item === "object" && item !== null ? (item as { op?: unknown }).op : undefined;
-        this.replyError(SKEIN_ERROR_CODES.PROTOCOL, (error as Error).message, typeof op === "string" ? op : undefined);
-      }
-    }
+    const messages = readFrame(frame, attachments, (code, message, inReplyTo) => this.replyError(code, message, inReplyTo));
     if (messages.length === 0) return;
     if (this.#onMessages) this.#onMessages(messages);
     else this.#pending.push(messages);
